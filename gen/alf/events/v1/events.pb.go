@@ -1105,6 +1105,78 @@ func (x *AccountRevoked) GetReason() string {
 	return ""
 }
 
+// DraftDue is the timer's message on the work-queue stream ALF_DUE (not part
+// of ALF_EVENTS): the draft at this version is due. Its Nats-Msg-Id is
+// "<draft_id>:<version>", so timers running side by side emit it once.
+type DraftDue struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	DraftId string                 `protobuf:"bytes,1,opt,name=draft_id,json=draftId,proto3" json:"draft_id,omitempty"`
+	Did     string                 `protobuf:"bytes,2,opt,name=did,proto3" json:"did,omitempty"`
+	// The draft's version (stream sequence of its last event) when it became due.
+	Version       uint64                 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	DueAt         *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=due_at,json=dueAt,proto3" json:"due_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DraftDue) Reset() {
+	*x = DraftDue{}
+	mi := &file_alf_events_v1_events_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DraftDue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DraftDue) ProtoMessage() {}
+
+func (x *DraftDue) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_events_v1_events_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DraftDue.ProtoReflect.Descriptor instead.
+func (*DraftDue) Descriptor() ([]byte, []int) {
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *DraftDue) GetDraftId() string {
+	if x != nil {
+		return x.DraftId
+	}
+	return ""
+}
+
+func (x *DraftDue) GetDid() string {
+	if x != nil {
+		return x.Did
+	}
+	return ""
+}
+
+func (x *DraftDue) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *DraftDue) GetDueAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DueAt
+	}
+	return nil
+}
+
 var File_alf_events_v1_events_proto protoreflect.FileDescriptor
 
 const file_alf_events_v1_events_proto_rawDesc = "" +
@@ -1181,7 +1253,12 @@ const file_alf_events_v1_events_proto_rawDesc = "" +
 	"\bpds_host\x18\x03 \x01(\tR\apdsHost\":\n" +
 	"\x0eAccountRevoked\x12\x10\n" +
 	"\x03did\x18\x01 \x01(\tR\x03did\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason*V\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x84\x01\n" +
+	"\bDraftDue\x12\x19\n" +
+	"\bdraft_id\x18\x01 \x01(\tR\adraftId\x12\x10\n" +
+	"\x03did\x18\x02 \x01(\tR\x03did\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x04R\aversion\x121\n" +
+	"\x06due_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05dueAt*V\n" +
 	"\x06Action\x12\x16\n" +
 	"\x12ACTION_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rACTION_CREATE\x10\x01\x12\x0e\n" +
@@ -1208,7 +1285,7 @@ func file_alf_events_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_alf_events_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_alf_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_alf_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_alf_events_v1_events_proto_goTypes = []any{
 	(Action)(0),                   // 0: alf.events.v1.Action
 	(AuthMethod)(0),               // 1: alf.events.v1.AuthMethod
@@ -1224,10 +1301,11 @@ var file_alf_events_v1_events_proto_goTypes = []any{
 	(*DraftFailed)(nil),           // 11: alf.events.v1.DraftFailed
 	(*AccountAuthorized)(nil),     // 12: alf.events.v1.AccountAuthorized
 	(*AccountRevoked)(nil),        // 13: alf.events.v1.AccountRevoked
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(*DraftDue)(nil),              // 14: alf.events.v1.DraftDue
+	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
 }
 var file_alf_events_v1_events_proto_depIdxs = []int32{
-	14, // 0: alf.events.v1.Envelope.occurred_at:type_name -> google.protobuf.Timestamp
+	15, // 0: alf.events.v1.Envelope.occurred_at:type_name -> google.protobuf.Timestamp
 	3,  // 1: alf.events.v1.Envelope.draft_created:type_name -> alf.events.v1.DraftCreated
 	4,  // 2: alf.events.v1.Envelope.draft_scheduled:type_name -> alf.events.v1.DraftScheduled
 	5,  // 3: alf.events.v1.Envelope.draft_unscheduled:type_name -> alf.events.v1.DraftUnscheduled
@@ -1240,17 +1318,18 @@ var file_alf_events_v1_events_proto_depIdxs = []int32{
 	12, // 10: alf.events.v1.Envelope.account_authorized:type_name -> alf.events.v1.AccountAuthorized
 	13, // 11: alf.events.v1.Envelope.account_revoked:type_name -> alf.events.v1.AccountRevoked
 	0,  // 12: alf.events.v1.DraftCreated.action:type_name -> alf.events.v1.Action
-	14, // 13: alf.events.v1.DraftCreated.scheduled_at:type_name -> google.protobuf.Timestamp
-	14, // 14: alf.events.v1.DraftScheduled.scheduled_at:type_name -> google.protobuf.Timestamp
-	14, // 15: alf.events.v1.DraftPublishing.write_time:type_name -> google.protobuf.Timestamp
-	14, // 16: alf.events.v1.DraftPublished.write_time:type_name -> google.protobuf.Timestamp
-	14, // 17: alf.events.v1.DraftAttemptFailed.retry_at:type_name -> google.protobuf.Timestamp
+	15, // 13: alf.events.v1.DraftCreated.scheduled_at:type_name -> google.protobuf.Timestamp
+	15, // 14: alf.events.v1.DraftScheduled.scheduled_at:type_name -> google.protobuf.Timestamp
+	15, // 15: alf.events.v1.DraftPublishing.write_time:type_name -> google.protobuf.Timestamp
+	15, // 16: alf.events.v1.DraftPublished.write_time:type_name -> google.protobuf.Timestamp
+	15, // 17: alf.events.v1.DraftAttemptFailed.retry_at:type_name -> google.protobuf.Timestamp
 	1,  // 18: alf.events.v1.AccountAuthorized.method:type_name -> alf.events.v1.AuthMethod
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	15, // 19: alf.events.v1.DraftDue.due_at:type_name -> google.protobuf.Timestamp
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_alf_events_v1_events_proto_init() }
@@ -1277,7 +1356,7 @@ func file_alf_events_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_alf_events_v1_events_proto_rawDesc), len(file_alf_events_v1_events_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

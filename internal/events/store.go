@@ -1,0 +1,142 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	eventsv1 "github.com/latency-fabric/alf/gen/alf/events/v1"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+)
+
+// ErrConflict reports that the aggregate moved on since the version a command
+// was decided on: reload and decide again.
+var ErrConflict = errors.New("aggregate changed concurrently")
+
+// Store appends to and reads from ALF_EVENTS.
+type Store struct {
+	js jetstream.JetStream
+}
+
+// NewStore returns a store on a provisioned JetStream.
+func NewStore(js jetstream.JetStream) *Store {
+	return &Store{js: js}
+}
+
+// JetStream is the context the store works on.
+func (s *Store) JetStream() jetstream.JetStream { return s.js }
+
+// Append stores env on subject if the subject's last sequence is still
+// expected (0 for a new aggregate), and returns the new sequence. A moved
+// aggregate gives ErrConflict.
+func (s *Store) Append(ctx context.Context, subject string, expected uint64, env *eventsv1.Envelope) (uint64, error) {
+	data, err := proto.Marshal(env)
+	if err != nil {
+		return 0, fmt.Errorf("append %s: encode: %w", TypeOf(env), err)
+	}
+	msg := nats.NewMsg(subject)
+	msg.Data = data
+	msg.Header.Set(HeaderType, TypeOf(env))
+	ack, err := s.js.PublishMsg(ctx, msg,
+		jetstream.WithExpectStream(StreamEvents),
+		jetstream.WithExpectLastSequencePerSubject(expected),
+		jetstream.WithMsgID(env.Id),
+	)
+	if isWrongLastSequence(err) {
+		return 0, fmt.Errorf("append %s at version %d: %w", TypeOf(env), expected, ErrConflict)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("append %s: %w", TypeOf(env), err)
+	}
+	return ack.Sequence, nil
+}
+
+func isWrongLastSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+}
+
+// LastSeq is the sequence of the newest event in the log (0 when empty).
+func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
+	st, err := s.js.Stream(ctx, StreamEvents)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", StreamEvents, err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s info: %w", StreamEvents, err)
+	}
+	return info.State.LastSeq, nil
+}
+
+// Replay calls fn for every event from sequence from (1 = the start) up to
+// the newest event at the time of the call, in order, optionally limited to
+// some subject filters (e.g. AccountFilters). It stops at fn's first error.
+func (s *Store) Replay(ctx context.Context, from uint64, filters []string, fn func(Event) error) error {
+	last, err := s.LastSeq(ctx)
+	if err != nil {
+		return err
+	}
+	if from == 0 {
+		from = 1
+	}
+	if last < from {
+		return nil
+	}
+	cons, err := s.js.OrderedConsumer(ctx, StreamEvents, jetstream.OrderedConsumerConfig{
+		FilterSubjects: filters,
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    from,
+	})
+	if err != nil {
+		return fmt.Errorf("replay from %d: %w", from, err)
+	}
+	for {
+		// A filtered replay may have no event at or after last: ask with a
+		// short wait and stop when nothing more comes.
+		batch, err := cons.FetchNoWait(256)
+		if err != nil {
+			return fmt.Errorf("replay: %w", err)
+		}
+		n := 0
+		for msg := range batch.Messages() {
+			n++
+			ev, err := decodeMsg(msg)
+			if err != nil {
+				return err
+			}
+			if err := fn(ev); err != nil {
+				return err
+			}
+			if ev.Seq >= last {
+				return nil
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			return fmt.Errorf("replay: %w", err)
+		}
+		if n == 0 {
+			return nil
+		}
+	}
+}
+
+func decodeMsg(msg jetstream.Msg) (Event, error) {
+	meta, err := msg.Metadata()
+	if err != nil {
+		return Event{}, fmt.Errorf("event metadata: %w", err)
+	}
+	ev := Event{Seq: meta.Sequence.Stream, Subject: msg.Subject()}
+	env, err := Decode(msg.Data())
+	if err != nil {
+		return ev, fmt.Errorf("event %d: %w", ev.Seq, err)
+	}
+	ev.Envelope = env
+	return ev, nil
+}

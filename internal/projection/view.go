@@ -1,0 +1,312 @@
+package projection
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	eventsv1 "github.com/latency-fabric/alf/gen/alf/events/v1"
+	"github.com/latency-fabric/alf/internal/events"
+)
+
+// View is the in-memory read model of drafts and accounts. Apply must be
+// called with events in log order from one goroutine (an events.Feed); every
+// other method is safe for concurrent use.
+type View struct {
+	mu        sync.RWMutex
+	seq       uint64
+	advanced  chan struct{} // closed and replaced whenever seq moves
+	drafts    map[string]*Draft
+	current   map[string]string              // AT-URI → newest draft ID
+	byAccount map[string]map[string]struct{} // DID → draft IDs
+	accounts  map[string]Account
+	observers []func(Draft)
+}
+
+// NewView returns an empty view.
+func NewView() *View {
+	return &View{
+		advanced:  make(chan struct{}),
+		drafts:    make(map[string]*Draft),
+		current:   make(map[string]string),
+		byAccount: make(map[string]map[string]struct{}),
+		accounts:  make(map[string]Account),
+	}
+}
+
+// Observe registers fn to be called with the new state of every draft that
+// changes, after the view shows it, on the applying goroutine. Register
+// observers before the feed starts.
+func (v *View) Observe(fn func(Draft)) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.observers = append(v.observers, fn)
+}
+
+// Apply folds one event into the view.
+func (v *View) Apply(ev events.Event) {
+	v.mu.Lock()
+	changed, ok := v.apply(ev)
+	if ev.Seq > v.seq {
+		v.seq = ev.Seq
+		close(v.advanced)
+		v.advanced = make(chan struct{})
+	}
+	observers := v.observers
+	v.mu.Unlock()
+	if !ok {
+		return
+	}
+	for _, fn := range observers {
+		fn(changed)
+	}
+}
+
+func (v *View) apply(ev events.Event) (Draft, bool) {
+	env := ev.Envelope
+	if env == nil {
+		return Draft{}, false
+	}
+	switch e := env.Event.(type) {
+	case *eventsv1.Envelope_AccountAuthorized:
+		v.applyAccount(e.AccountAuthorized.GetDid(), ev)
+		return Draft{}, false
+	case *eventsv1.Envelope_AccountRevoked:
+		v.applyAccount(e.AccountRevoked.GetDid(), ev)
+		return Draft{}, false
+	}
+	id := draftID(env)
+	if id == "" {
+		return Draft{}, false
+	}
+	var prev Draft
+	if p := v.drafts[id]; p != nil {
+		prev = *p
+	}
+	next := Fold(prev, ev)
+	if next.ID == "" { // an event for a draft this view never saw created
+		return Draft{}, false
+	}
+	v.drafts[id] = &next
+	if prev.ID == "" {
+		v.index(&next)
+	}
+	return next, true
+}
+
+func (v *View) applyAccount(did string, ev events.Event) {
+	v.accounts[did] = FoldAccount(v.accounts[did], ev)
+}
+
+func (v *View) index(d *Draft) {
+	if cur, ok := v.current[d.URI]; !ok || v.drafts[cur].Lifecycle < d.Lifecycle {
+		v.current[d.URI] = d.ID
+	}
+	ids := v.byAccount[d.DID]
+	if ids == nil {
+		ids = make(map[string]struct{})
+		v.byAccount[d.DID] = ids
+	}
+	ids[d.ID] = struct{}{}
+}
+
+// draftID is the draft a draft event belongs to.
+func draftID(env *eventsv1.Envelope) string {
+	switch e := env.Event.(type) {
+	case *eventsv1.Envelope_DraftCreated:
+		return e.DraftCreated.GetDraftId()
+	case *eventsv1.Envelope_DraftScheduled:
+		return e.DraftScheduled.GetDraftId()
+	case *eventsv1.Envelope_DraftUnscheduled:
+		return e.DraftUnscheduled.GetDraftId()
+	case *eventsv1.Envelope_DraftCancelled:
+		return e.DraftCancelled.GetDraftId()
+	case *eventsv1.Envelope_DraftPublishRequested:
+		return e.DraftPublishRequested.GetDraftId()
+	case *eventsv1.Envelope_DraftPublishing:
+		return e.DraftPublishing.GetDraftId()
+	case *eventsv1.Envelope_DraftPublished:
+		return e.DraftPublished.GetDraftId()
+	case *eventsv1.Envelope_DraftAttemptFailed:
+		return e.DraftAttemptFailed.GetDraftId()
+	case *eventsv1.Envelope_DraftFailed:
+		return e.DraftFailed.GetDraftId()
+	}
+	return ""
+}
+
+// Seq is the sequence of the last event applied.
+func (v *View) Seq() uint64 {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.seq
+}
+
+// WaitFor blocks until the view has applied the event at seq, or ctx ends.
+func (v *View) WaitFor(ctx context.Context, seq uint64) error {
+	for {
+		v.mu.RLock()
+		cur, ch := v.seq, v.advanced
+		v.mu.RUnlock()
+		if cur >= seq {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for event %d (view at %d): %w", seq, cur, ctx.Err())
+		}
+	}
+}
+
+// Draft returns a draft lifecycle by ID.
+func (v *View) Draft(id string) (Draft, bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	d := v.drafts[id]
+	if d == nil {
+		return Draft{}, false
+	}
+	return *d, true
+}
+
+// DraftByURI returns the newest draft lifecycle of an AT-URI.
+func (v *View) DraftByURI(uri string) (Draft, bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	id, ok := v.current[uri]
+	if !ok {
+		return Draft{}, false
+	}
+	return *v.drafts[id], true
+}
+
+// Account returns the authorization state of an account.
+func (v *View) Account(did string) (Account, bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	a, ok := v.accounts[did]
+	return a, ok
+}
+
+// Pending returns every draft the timer must know about: scheduled drafts
+// and drafts held by a publisher.
+func (v *View) Pending() []Draft {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	var out []Draft
+	for _, d := range v.drafts {
+		if d.Status == StatusScheduled || d.Status == StatusPublishing {
+			out = append(out, *d)
+		}
+	}
+	return out
+}
+
+// ActiveCount is the number of an account's drafts that are not terminal.
+func (v *View) ActiveCount(did string) int {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	n := 0
+	for id := range v.byAccount[did] {
+		if !v.drafts[id].Status.Terminal() {
+			n++
+		}
+	}
+	return n
+}
+
+// Query selects a page of an account's drafts.
+type Query struct {
+	Status Status // "" for every status
+	Limit  int    // 1–100; 0 means 50
+	Cursor string // from the previous page
+}
+
+// ErrBadCursor reports a cursor this view did not make.
+var ErrBadCursor = errors.New("invalid cursor")
+
+// List returns an account's drafts, newest first (ties broken by ID, so no
+// row is skipped or repeated across pages), and the cursor of the next page
+// ("" after the last).
+func (v *View) List(did string, q Query) ([]Draft, string, error) {
+	after, err := parseCursor(q.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, 100)
+
+	v.mu.RLock()
+	rows := make([]Draft, 0, len(v.byAccount[did]))
+	for id := range v.byAccount[did] {
+		d := v.drafts[id]
+		if q.Status != "" && d.Status != q.Status {
+			continue
+		}
+		if after != nil && !after.before(d) {
+			continue
+		}
+		rows = append(rows, *d)
+	}
+	v.mu.RUnlock()
+
+	slices.SortFunc(rows, func(a, b Draft) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	if len(rows) <= limit {
+		return rows, "", nil
+	}
+	rows = rows[:limit]
+	last := rows[limit-1]
+	return rows, makeCursor(last), nil
+}
+
+type cursor struct {
+	created time.Time
+	id      string
+}
+
+// before reports whether d sorts after the cursor's row (newest first).
+func (c *cursor) before(d *Draft) bool {
+	if cmp := d.CreatedAt.Compare(c.created); cmp != 0 {
+		return cmp < 0
+	}
+	return d.ID < c.id
+}
+
+func makeCursor(d Draft) string {
+	raw := strconv.FormatInt(d.CreatedAt.UnixNano(), 10) + ":" + d.ID
+	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+func parseCursor(s string) (*cursor, error) {
+	if s == "" {
+		return nil, nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, ErrBadCursor
+	}
+	ns, id, ok := strings.Cut(string(raw), ":")
+	if !ok || id == "" {
+		return nil, ErrBadCursor
+	}
+	n, err := strconv.ParseInt(ns, 10, 64)
+	if err != nil {
+		return nil, ErrBadCursor
+	}
+	return &cursor{created: time.Unix(0, n).UTC(), id: id}, nil
+}
