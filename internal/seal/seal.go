@@ -1,0 +1,145 @@
+// Package seal protects secrets at rest: app passwords, OAuth sessions and
+// trigger keys are sealed with AES-256-GCM before they reach a KV bucket, and
+// trigger keys are looked up by an HMAC-SHA256 of the key.
+//
+// The key is the 32 bytes of ENCRYPTION_KEY (64 hex characters). The sealed
+// text format is the reference service's, so existing data stays readable:
+// base64(iv):base64(tag):base64(ciphertext), with a random 12-byte IV, a
+// 16-byte tag and no additional data.
+//
+//	key, err := seal.ParseKey(os.Getenv("ENCRYPTION_KEY"))
+//	sealed, err := key.Seal([]byte(appPassword))
+//	plain, err := key.Open(sealed)
+//	hash := key.HMAC(triggerKey)
+package seal
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+const (
+	keySize = 32
+	ivSize  = 12
+	tagSize = 16
+)
+
+// ErrMalformed reports sealed text that is not iv:tag:ciphertext in base64.
+var ErrMalformed = errors.New("seal: invalid encrypted string format")
+
+// ErrOpen reports sealed text that does not authenticate under the key:
+// tampered with, truncated, or sealed with another key.
+var ErrOpen = errors.New("seal: message authentication failed")
+
+// Key is an AES-256-GCM and HMAC-SHA256 key. Its bytes never print.
+type Key struct {
+	b [keySize]byte
+}
+
+// ParseKey parses the 64 hex characters of ENCRYPTION_KEY. The error never
+// contains the value.
+func ParseKey(s string) (Key, error) {
+	var k Key
+	s = strings.TrimSpace(s)
+	if len(s) != 2*keySize {
+		return k, fmt.Errorf("ENCRYPTION_KEY must be %d hex characters (32 bytes), got %d characters", 2*keySize, len(s))
+	}
+	if _, err := hex.Decode(k.b[:], []byte(s)); err != nil {
+		return Key{}, errors.New("ENCRYPTION_KEY must be hex (0-9, a-f)")
+	}
+	return k, nil
+}
+
+// NewKey returns a fresh random key and its hex form, for ENCRYPTION_KEY.
+func NewKey() (Key, string) {
+	var k Key
+	rand.Read(k.b[:]) // never returns an error (crypto/rand, Go ≥ 1.24)
+	return k, hex.EncodeToString(k.b[:])
+}
+
+// String keeps the key out of logs and error messages.
+func (k Key) String() string { return "seal.Key(redacted)" }
+
+// GoString keeps the key out of %#v.
+func (k Key) GoString() string { return "seal.Key(redacted)" }
+
+// Seal encrypts plain under a fresh random IV and returns
+// base64(iv):base64(tag):base64(ciphertext).
+func (k Key) Seal(plain []byte) (string, error) {
+	aead, err := k.aead()
+	if err != nil {
+		return "", err
+	}
+	iv := make([]byte, ivSize)
+	rand.Read(iv)
+	out := aead.Seal(nil, iv, plain, nil)
+	ct, tag := out[:len(out)-tagSize], out[len(out)-tagSize:]
+	enc := base64.StdEncoding
+	return enc.EncodeToString(iv) + ":" + enc.EncodeToString(tag) + ":" + enc.EncodeToString(ct), nil
+}
+
+// Open decrypts text made by Seal (or by the reference service). It fails
+// with ErrMalformed or ErrOpen.
+func (k Key) Open(sealed string) ([]byte, error) {
+	iv, tag, ct, err := split(sealed)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := k.aead()
+	if err != nil {
+		return nil, err
+	}
+	plain, err := aead.Open(nil, iv, append(ct, tag...), nil)
+	if err != nil {
+		return nil, ErrOpen
+	}
+	return plain, nil
+}
+
+// HMAC returns the lowercase hex HMAC-SHA256 of msg under the key.
+func (k Key) HMAC(msg string) string {
+	m := hmac.New(sha256.New, k.b[:])
+	m.Write([]byte(msg))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func (k Key) aead() (cipher.AEAD, error) {
+	if k.b == ([keySize]byte{}) {
+		return nil, errors.New("seal: key not set (use ParseKey or NewKey)")
+	}
+	block, err := aes.NewCipher(k.b[:])
+	if err != nil {
+		return nil, fmt.Errorf("seal: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("seal: %w", err)
+	}
+	return aead, nil
+}
+
+func split(sealed string) (iv, tag, ct []byte, err error) {
+	parts := strings.Split(sealed, ":")
+	if len(parts) != 3 {
+		return nil, nil, nil, ErrMalformed
+	}
+	var dec [3][]byte
+	for i, p := range parts {
+		dec[i], err = base64.StdEncoding.DecodeString(p)
+		if err != nil {
+			return nil, nil, nil, ErrMalformed
+		}
+	}
+	if len(dec[0]) != ivSize || len(dec[1]) != tagSize {
+		return nil, nil, nil, ErrMalformed
+	}
+	return dec[0], dec[1], dec[2], nil
+}
