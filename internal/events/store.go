@@ -45,12 +45,29 @@ func (s *Store) Append(ctx context.Context, subject string, expected uint64, env
 		jetstream.WithMsgID(env.Id),
 	)
 	if isWrongLastSequence(err) {
+		if seq, ok := s.stored(ctx, subject, env.GetId()); ok {
+			return seq, nil // a retry of an append that was stored
+		}
 		return 0, fmt.Errorf("append %s at version %d: %w", TypeOf(env), expected, ErrConflict)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("append %s: %w", TypeOf(env), err)
 	}
 	return ack.Sequence, nil
+}
+
+// stored reports the sequence of the subject's newest event if it is the
+// envelope with this id: the first try of a retried append was stored.
+func (s *Store) stored(ctx context.Context, subject, id string) (uint64, bool) {
+	st, err := s.js.Stream(ctx, StreamEvents)
+	if err != nil {
+		return 0, false
+	}
+	msg, err := st.GetLastMsgForSubject(ctx, subject)
+	if err != nil || msg.Header.Get(jetstream.MsgIDHeader) != id {
+		return 0, false
+	}
+	return msg.Sequence, true
 }
 
 func isWrongLastSequence(err error) bool {
@@ -108,9 +125,11 @@ func (s *Store) Replay(ctx context.Context, from uint64, filters []string, fn fu
 		for msg := range batch.Messages() {
 			n++
 			ev, err := decodeMsg(msg)
-			if err != nil {
+			if err != nil && ev.Seq == 0 {
 				return err
 			}
+			// An event this build cannot read is handed on without its
+			// envelope, as Feed does (ev.Envelope is nil).
 			if err := fn(ev); err != nil {
 				return err
 			}
