@@ -1,0 +1,107 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	eventsv1 "github.com/latency-fabric/alf/gen/alf/events/v1"
+	alfv1 "github.com/latency-fabric/alf/gen/alf/v1"
+	"github.com/latency-fabric/alf/internal/projection"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// draftMessage is the API form of a draft.
+func draftMessage(d projection.Draft) *alfv1.Draft {
+	m := &alfv1.Draft{
+		Uri:           d.URI,
+		Cid:           d.CID,
+		Collection:    d.Collection,
+		Rkey:          d.Rkey,
+		Action:        draftAction(d.Action),
+		Status:        draftStatus(d.Status),
+		ScheduledAt:   timestamp(d.ScheduledAt),
+		CreatedAt:     timestamp(d.CreatedAt),
+		UpdatedAt:     timestamp(d.UpdatedAt),
+		PublishedAt:   timestamp(d.PublishedAt),
+		FailureReason: d.FailureReason,
+		Attempts:      d.Attempts,
+		PublishedCid:  d.PublishedCID,
+	}
+	if len(d.Record) > 0 {
+		rec := new(structpb.Struct)
+		if err := protojson.Unmarshal(d.Record, rec); err == nil {
+			m.Record = rec
+		}
+	}
+	return m
+}
+
+func timestamp(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
+
+func draftAction(a eventsv1.Action) alfv1.DraftAction {
+	switch a {
+	case eventsv1.Action_ACTION_PUT:
+		return alfv1.DraftAction_DRAFT_ACTION_PUT
+	case eventsv1.Action_ACTION_DELETE:
+		return alfv1.DraftAction_DRAFT_ACTION_DELETE
+	}
+	return alfv1.DraftAction_DRAFT_ACTION_CREATE
+}
+
+var statuses = map[projection.Status]alfv1.DraftStatus{
+	projection.StatusDraft:      alfv1.DraftStatus_DRAFT_STATUS_DRAFT,
+	projection.StatusScheduled:  alfv1.DraftStatus_DRAFT_STATUS_SCHEDULED,
+	projection.StatusPublishing: alfv1.DraftStatus_DRAFT_STATUS_PUBLISHING,
+	projection.StatusPublished:  alfv1.DraftStatus_DRAFT_STATUS_PUBLISHED,
+	projection.StatusFailed:     alfv1.DraftStatus_DRAFT_STATUS_FAILED,
+	projection.StatusCancelled:  alfv1.DraftStatus_DRAFT_STATUS_CANCELLED,
+}
+
+func draftStatus(s projection.Status) alfv1.DraftStatus { return statuses[s] }
+
+// statusFilter maps an API status to the projection's ("" for all).
+func statusFilter(s alfv1.DraftStatus) projection.Status {
+	for k, v := range statuses {
+		if v == s {
+			return k
+		}
+	}
+	return ""
+}
+
+// recordJSON is the compact JSON of a record given as a Struct.
+func recordJSON(rec *structpb.Struct) ([]byte, error) {
+	raw, err := protojson.Marshal(rec)
+	if err != nil {
+		return nil, fmt.Errorf("record: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return nil, fmt.Errorf("record: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// checkType refuses a record whose $type names another collection.
+func checkType(body []byte, collection string) error {
+	var top struct {
+		Type *string `json:"$type"`
+	}
+	if err := json.Unmarshal(body, &top); err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
+	if top.Type != nil && *top.Type != collection {
+		return errors.New("record $type must equal the collection")
+	}
+	return nil
+}

@@ -1,0 +1,337 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"connectrpc.com/connect"
+	"github.com/bluesky-social/indigo/atproto/syntax"
+	eventsv1 "github.com/latency-fabric/alf/gen/alf/events/v1"
+	alfv1 "github.com/latency-fabric/alf/gen/alf/v1"
+	"github.com/latency-fabric/alf/internal/events"
+	"github.com/latency-fabric/alf/internal/projection"
+	"github.com/latency-fabric/alf/internal/record"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+var errNoCaller = errors.New("no authenticated account")
+
+// drafts implements alf.v1.DraftService.
+type drafts struct{ g *Gateway }
+
+func (s *drafts) CreateDraft(ctx context.Context, req *connect.Request[alfv1.CreateDraftRequest]) (*connect.Response[alfv1.CreateDraftResponse], error) {
+	did, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	nd, err := s.g.parseNewDraft(did, req.Msg)
+	if err != nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, err)
+	}
+	d, err := s.g.create(ctx, did, nd)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&alfv1.CreateDraftResponse{Draft: draftMessage(d)}), nil
+}
+
+func (s *drafts) GetDraft(ctx context.Context, req *connect.Request[alfv1.GetDraftRequest]) (*connect.Response[alfv1.GetDraftResponse], error) {
+	did, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.g.ownDraft(did, req.Msg.GetUri())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&alfv1.GetDraftResponse{Draft: draftMessage(d)}), nil
+}
+
+func (s *drafts) ListDrafts(ctx context.Context, req *connect.Request[alfv1.ListDraftsRequest]) (*connect.Response[alfv1.ListDraftsResponse], error) {
+	did, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	size := req.Msg.GetPageSize()
+	if size < 0 || size > 100 {
+		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("page_size must be between 1 and 100"))
+	}
+	rows, next, err := s.g.cfg.View.List(did.String(), projection.Query{
+		Status: statusFilter(req.Msg.GetStatus()),
+		Limit:  int(size),
+		Cursor: req.Msg.GetPageToken(),
+	})
+	if err != nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("page_token: %w", err))
+	}
+	out := &alfv1.ListDraftsResponse{NextPageToken: next}
+	for _, d := range rows {
+		out.Drafts = append(out.Drafts, draftMessage(d))
+	}
+	return connect.NewResponse(out), nil
+}
+
+func (s *drafts) ScheduleDraft(ctx context.Context, req *connect.Request[alfv1.ScheduleDraftRequest]) (*connect.Response[alfv1.ScheduleDraftResponse], error) {
+	did, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	at := req.Msg.GetScheduledAt()
+	if err := at.CheckValid(); err != nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("scheduled_at: %w", err))
+	}
+	d, err := s.g.update(ctx, did, req.Msg.GetUri(), func(d projection.Draft) (proto.Message, error) {
+		if err := changeable(d); err != nil {
+			return nil, err
+		}
+		return &eventsv1.DraftScheduled{DraftId: d.ID, ScheduledAt: at}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&alfv1.ScheduleDraftResponse{Draft: draftMessage(d)}), nil
+}
+
+func (s *drafts) PublishDraft(ctx context.Context, req *connect.Request[alfv1.PublishDraftRequest]) (*connect.Response[alfv1.PublishDraftResponse], error) {
+	did, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.g.update(ctx, did, req.Msg.GetUri(), func(d projection.Draft) (proto.Message, error) {
+		switch d.Status {
+		case projection.StatusPublished, projection.StatusPublishing:
+			return nil, nil // already on its way: publishing twice is never right
+		}
+		if err := changeable(d); err != nil {
+			return nil, err
+		}
+		return &eventsv1.DraftPublishRequested{DraftId: d.ID}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	d = s.g.awaitOutcome(ctx, d)
+	return connect.NewResponse(&alfv1.PublishDraftResponse{Draft: draftMessage(d)}), nil
+}
+
+func (s *drafts) CancelDraft(ctx context.Context, req *connect.Request[alfv1.CancelDraftRequest]) (*connect.Response[alfv1.CancelDraftResponse], error) {
+	did, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.g.update(ctx, did, req.Msg.GetUri(), func(d projection.Draft) (proto.Message, error) {
+		if d.Status == projection.StatusCancelled {
+			return nil, nil
+		}
+		if err := changeable(d); err != nil {
+			return nil, err
+		}
+		return &eventsv1.DraftCancelled{DraftId: d.ID, Reason: "cancelled by the user"}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&alfv1.CancelDraftResponse{Draft: draftMessage(d)}), nil
+}
+
+// changeable refuses commands on drafts that are being or have been
+// published, failed or cancelled.
+func changeable(d projection.Draft) error {
+	if d.Status == projection.StatusDraft || d.Status == projection.StatusScheduled {
+		return nil
+	}
+	return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("draft %s is %s", d.URI, d.Status))
+}
+
+// newDraft is a validated CreateDraft.
+type newDraft struct {
+	uri, collection, rkey string
+	action                eventsv1.Action
+	record                []byte
+	cid                   string
+	scheduledAt           *timestamppb.Timestamp
+}
+
+func (g *Gateway) parseNewDraft(did syntax.DID, req *alfv1.CreateDraftRequest) (newDraft, error) {
+	nsid, err := syntax.ParseNSID(req.GetCollection())
+	if err != nil {
+		return newDraft{}, fmt.Errorf("collection must be a valid NSID: %w", err)
+	}
+	nd := newDraft{collection: nsid.String(), action: action(req.GetAction())}
+	if nd.rkey, err = parseRkey(req.GetRkey(), nd.action); err != nil {
+		return newDraft{}, err
+	}
+	if at := req.GetScheduledAt(); at != nil {
+		if err := at.CheckValid(); err != nil {
+			return newDraft{}, fmt.Errorf("scheduled_at: %w", err)
+		}
+		nd.scheduledAt = at
+	}
+	if nd.record, nd.cid, err = parseRecord(req, nd.action); err != nil {
+		return newDraft{}, err
+	}
+	nd.uri = "at://" + did.String() + "/" + nd.collection + "/" + nd.rkey
+	return nd, nil
+}
+
+func action(a alfv1.DraftAction) eventsv1.Action {
+	switch a {
+	case alfv1.DraftAction_DRAFT_ACTION_PUT:
+		return eventsv1.Action_ACTION_PUT
+	case alfv1.DraftAction_DRAFT_ACTION_DELETE:
+		return eventsv1.Action_ACTION_DELETE
+	}
+	return eventsv1.Action_ACTION_CREATE
+}
+
+func parseRkey(rkey string, a eventsv1.Action) (string, error) {
+	if rkey == "" {
+		if a != eventsv1.Action_ACTION_CREATE {
+			return "", errors.New("rkey is required for put and delete")
+		}
+		return syntax.NewTIDNow(0).String(), nil
+	}
+	k, err := syntax.ParseRecordKey(rkey)
+	if err != nil {
+		return "", fmt.Errorf("rkey must be a valid record key: %w", err)
+	}
+	return k.String(), nil
+}
+
+func parseRecord(req *alfv1.CreateDraftRequest, a eventsv1.Action) ([]byte, string, error) {
+	if a == eventsv1.Action_ACTION_DELETE {
+		if req.GetRecord() != nil {
+			return nil, "", errors.New("a delete takes no record")
+		}
+		return nil, "", nil
+	}
+	if req.GetRecord() == nil {
+		return nil, "", errors.New("record is required")
+	}
+	body, err := recordJSON(req.GetRecord())
+	if err != nil {
+		return nil, "", err
+	}
+	if err := checkType(body, req.GetCollection()); err != nil {
+		return nil, "", err
+	}
+	cid, err := record.CID(body)
+	if err != nil {
+		return nil, "", fmt.Errorf("record: %w", err)
+	}
+	return body, cid, nil
+}
+
+// create appends DraftCreated for a new lifecycle of nd.uri. A URI with an
+// active draft is refused; a race for the same URI is decided by the log.
+func (g *Gateway) create(ctx context.Context, did syntax.DID, nd newDraft) (projection.Draft, error) {
+	for try := 0; ; try++ {
+		lifecycle := uint32(1)
+		if cur, ok := g.cfg.View.DraftByURI(nd.uri); ok {
+			if !cur.Status.Terminal() {
+				return projection.Draft{}, connect.NewError(connect.CodeAlreadyExists,
+					fmt.Errorf("an active draft already exists for URI: %s", nd.uri))
+			}
+			lifecycle = cur.Lifecycle + 1
+		}
+		id := events.DraftID(nd.uri, lifecycle)
+		env := events.New(did.String(), g.cfg.Clock.Now(), &eventsv1.DraftCreated{
+			DraftId: id, Uri: nd.uri, Did: did.String(), Collection: nd.collection, Rkey: nd.rkey,
+			Action: nd.action, Record: nd.record, Cid: nd.cid, ScheduledAt: nd.scheduledAt, Lifecycle: lifecycle,
+		})
+		seq, err := g.cfg.Store.Append(ctx, events.DraftSubject(did.String(), id), 0, env)
+		if errors.Is(err, events.ErrConflict) && try == 0 {
+			if err := g.catchUp(ctx); err != nil {
+				return projection.Draft{}, err
+			}
+			continue
+		}
+		if err != nil {
+			return projection.Draft{}, appendError(err)
+		}
+		return g.applied(ctx, id, seq)
+	}
+}
+
+// update decides a command on the caller's draft of uri and appends its
+// event at the draft's version, deciding again once on fresh state after a
+// conflict. A nil event means nothing to do.
+func (g *Gateway) update(ctx context.Context, did syntax.DID, uri string, decide func(projection.Draft) (proto.Message, error)) (projection.Draft, error) {
+	for try := 0; ; try++ {
+		d, err := g.ownDraft(did, uri)
+		if err != nil {
+			return projection.Draft{}, err
+		}
+		ev, err := decide(d)
+		if err != nil || ev == nil {
+			return d, err
+		}
+		env := events.New(did.String(), g.cfg.Clock.Now(), ev)
+		seq, err := g.cfg.Store.Append(ctx, events.DraftSubject(d.DID, d.ID), d.Version, env)
+		if errors.Is(err, events.ErrConflict) && try == 0 {
+			if err := g.catchUp(ctx); err != nil {
+				return projection.Draft{}, err
+			}
+			continue
+		}
+		if err != nil {
+			return projection.Draft{}, appendError(err)
+		}
+		return g.applied(ctx, d.ID, seq)
+	}
+}
+
+func appendError(err error) error {
+	if errors.Is(err, events.ErrConflict) {
+		return connect.NewError(connect.CodeAborted, err)
+	}
+	return connect.NewError(connect.CodeUnavailable, err)
+}
+
+// applied returns the draft as the projection shows it after seq.
+func (g *Gateway) applied(ctx context.Context, id string, seq uint64) (projection.Draft, error) {
+	if err := g.waitView(ctx, seq); err != nil {
+		return projection.Draft{}, err
+	}
+	d, _ := g.cfg.View.Draft(id)
+	return d, nil
+}
+
+// ownDraft finds the newest draft of uri, which must be in the caller's repo.
+func (g *Gateway) ownDraft(did syntax.DID, uri string) (projection.Draft, error) {
+	u, err := syntax.ParseATURI(uri)
+	if err != nil {
+		return projection.Draft{}, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("uri must be a valid AT-URI: %w", err))
+	}
+	owner, err := u.Authority().AsDID()
+	if err != nil {
+		return projection.Draft{}, connect.NewError(connect.CodeInvalidArgument, errors.New("uri must name the repo by DID"))
+	}
+	if owner != did {
+		return projection.Draft{}, connect.NewError(connect.CodePermissionDenied, errors.New("the draft is not in your repo"))
+	}
+	d, ok := g.cfg.View.DraftByURI(uri)
+	if !ok {
+		return projection.Draft{}, connect.NewError(connect.CodeNotFound, fmt.Errorf("no draft for %s", uri))
+	}
+	return d, nil
+}
+
+// awaitOutcome waits, up to PublishWait, until a draft asked to publish has
+// an outcome, and returns it as it then stands.
+func (g *Gateway) awaitOutcome(ctx context.Context, d projection.Draft) projection.Draft {
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.PublishWait)
+	defer cancel()
+	asked := d.Version
+	for {
+		cur, _ := g.cfg.View.Draft(d.ID)
+		if cur.Version > asked && cur.Status != projection.StatusPublishing || cur.Status.Terminal() {
+			return cur
+		}
+		if err := g.cfg.View.WaitFor(ctx, g.cfg.View.Seq()+1); err != nil {
+			return cur
+		}
+	}
+}

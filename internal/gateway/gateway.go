@@ -1,0 +1,128 @@
+// Package gateway is alf's API surface: the Connect services (served with the
+// Connect, gRPC and gRPC-Web protocols on one h2c port, with gRPC health and
+// reflection) and the plain HTTP routes. Handlers validate a command against
+// the projection, append its event at the version it was decided on, and
+// answer once the projection shows their own write.
+//
+//	gw := gateway.New(gateway.Config{View: view, Store: store, Verifier: v, Accounts: sessions})
+//	srv := &http.Server{Addr: ":1986", Handler: gw.Handler(), Protocols: gateway.Protocols()}
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+	"github.com/bluesky-social/indigo/atproto/syntax"
+	"github.com/latency-fabric/alf/gen/alf/v1/alfv1connect"
+	"github.com/latency-fabric/alf/internal/auth"
+	"github.com/latency-fabric/alf/internal/clock"
+	"github.com/latency-fabric/alf/internal/events"
+	"github.com/latency-fabric/alf/internal/projection"
+)
+
+// AppPasswords connects accounts with app passwords (pds.Sessions does).
+type AppPasswords interface {
+	ConnectAppPassword(ctx context.Context, did syntax.DID, identifier, appPassword string) (host string, err error)
+}
+
+// Config wires a Gateway.
+type Config struct {
+	View     *projection.View
+	Store    *events.Store
+	Verifier *auth.Verifier
+	Accounts AppPasswords
+	Clock    clock.Clock  // default clock.Real
+	Log      *slog.Logger // default slog.Default()
+	// ViewTimeout bounds the wait for the projection to show a command's own
+	// write (default 5 s).
+	ViewTimeout time.Duration
+	// PublishWait is how long PublishDraft waits for the outcome before it
+	// answers with the draft as it stands (default 10 s).
+	PublishWait time.Duration
+}
+
+// Gateway serves alf's APIs.
+type Gateway struct {
+	cfg Config
+}
+
+// New returns a gateway.
+func New(cfg Config) *Gateway {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.ViewTimeout <= 0 {
+		cfg.ViewTimeout = 5 * time.Second
+	}
+	if cfg.PublishWait <= 0 {
+		cfg.PublishWait = 10 * time.Second
+	}
+	return &Gateway{cfg: cfg}
+}
+
+// Protocols serves HTTP/1.1 and HTTP/2 without TLS (h2c), as gRPC needs.
+func Protocols() *http.Protocols {
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	return p
+}
+
+// Handler routes every API of the gateway.
+func (g *Gateway) Handler() http.Handler {
+	mux := http.NewServeMux()
+	opts := connect.WithInterceptors(g.cfg.Verifier.Interceptor())
+	mux.Handle(alfv1connect.NewDraftServiceHandler(&drafts{g}, opts))
+	mux.Handle(alfv1connect.NewAccountServiceHandler(&accounts{g}, opts))
+
+	services := []string{alfv1connect.DraftServiceName, alfv1connect.AccountServiceName}
+	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(services...)))
+	reflector := grpcreflect.NewStaticReflector(services...)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+
+	mux.HandleFunc("GET /health", health)
+	return mux
+}
+
+func health(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"status":"ok","service":"alf"}`))
+}
+
+// caller is the authenticated DID of a request.
+func caller(ctx context.Context) (syntax.DID, error) {
+	did, ok := auth.DIDFrom(ctx)
+	if !ok {
+		return "", connect.NewError(connect.CodeUnauthenticated, errNoCaller)
+	}
+	return did, nil
+}
+
+// waitView waits until the projection shows seq.
+func (g *Gateway) waitView(ctx context.Context, seq uint64) error {
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.ViewTimeout)
+	defer cancel()
+	if err := g.cfg.View.WaitFor(ctx, seq); err != nil {
+		return connect.NewError(connect.CodeUnavailable, err)
+	}
+	return nil
+}
+
+// catchUp waits until the projection shows everything appended so far, so a
+// command retried after a conflict decides on fresh state.
+func (g *Gateway) catchUp(ctx context.Context) error {
+	last, err := g.cfg.Store.LastSeq(ctx)
+	if err != nil {
+		return connect.NewError(connect.CodeUnavailable, err)
+	}
+	return g.waitView(ctx, last)
+}

@@ -1,0 +1,239 @@
+// Package node runs any of alf's roles (gateway, timer, publisher) against
+// one NATS connection. The binaries differ only in which roles they ask for:
+// cmd/alf starts all three on an embedded server, cmd/gateway, cmd/timer and
+// cmd/publisher one each against NATS_URL.
+//
+//	n, err := node.Start(ctx, node.Options{Conn: nc, Roles: node.All, ...})
+//	defer n.Stop()
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/bluesky-social/indigo/atproto/identity"
+	"github.com/latency-fabric/alf/internal/auth"
+	"github.com/latency-fabric/alf/internal/clock"
+	"github.com/latency-fabric/alf/internal/events"
+	"github.com/latency-fabric/alf/internal/gateway"
+	"github.com/latency-fabric/alf/internal/pds"
+	"github.com/latency-fabric/alf/internal/projection"
+	"github.com/latency-fabric/alf/internal/publisher"
+	"github.com/latency-fabric/alf/internal/seal"
+	"github.com/latency-fabric/alf/internal/timer"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Roles selects what a node runs.
+type Roles struct {
+	Gateway, Timer, Publisher bool
+}
+
+// All is every role in one process.
+var All = Roles{Gateway: true, Timer: true, Publisher: true}
+
+// Options configure a node.
+type Options struct {
+	Conn  *nats.Conn
+	Roles Roles
+	// Key seals sessions at rest.
+	Key seal.Key
+	// ServiceDID is the aud that inbound service-auth tokens must carry.
+	ServiceDID string
+	// Directory resolves DIDs (inbound auth, PDS discovery).
+	Directory identity.Directory
+	// Listener serves the gateway; nil means listen on Addr.
+	Listener net.Listener
+	Addr     string
+	// Accounts overrides the PDS sessions the publisher writes through
+	// (benchmarks use a fake PDS); nil uses app-password sessions from KV.
+	Accounts publisher.Accounts
+	// Publisher and Timer tune those roles; their View, Store, JS, Accounts
+	// and Clock are filled in by the node.
+	Publisher publisher.Config
+	Timer     timer.Config
+	Events    events.Config
+	Clock     clock.Clock
+	Log       *slog.Logger
+	// HTTPClient is used for outbound calls (default: 30 s timeout).
+	HTTPClient *http.Client
+}
+
+// Node is a running set of roles.
+type Node struct {
+	opts  Options
+	store *events.Store
+	view  *projection.View
+	feed  *events.Feed
+	timer *timer.Timer
+	pub   *publisher.Publisher
+	http  *http.Server
+	ln    net.Listener
+	srvCh chan error
+	once  sync.Once
+}
+
+// Start provisions JetStream, rebuilds the projection from the log and
+// starts the requested roles.
+func Start(ctx context.Context, opts Options) (*Node, error) {
+	opts = withDefaults(opts)
+	js, err := jetstream.New(opts.Conn)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	if err := events.Provision(ctx, js, opts.Events); err != nil {
+		return nil, err
+	}
+	n := &Node{opts: opts, store: events.NewStore(js), view: projection.NewView()}
+	if err := n.start(ctx, js); err != nil {
+		n.Stop()
+		return nil, err
+	}
+	return n, nil
+}
+
+func withDefaults(o Options) Options {
+	if o.Clock == nil {
+		o.Clock = clock.Real
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	return o
+}
+
+func (n *Node) start(ctx context.Context, js jetstream.JetStream) error {
+	o := n.opts
+	var sessions *pds.Sessions
+	if o.Roles.Gateway || (o.Roles.Publisher && o.Accounts == nil) {
+		kv, err := js.KeyValue(ctx, events.BucketSessions)
+		if err != nil {
+			return fmt.Errorf("sessions bucket: %w", err)
+		}
+		sessions = pds.NewSessions(kv, o.Key, o.Directory, o.HTTPClient)
+	}
+	if o.Roles.Timer {
+		tc := o.Timer
+		tc.View, tc.JS, tc.Clock, tc.Log = n.view, js, o.Clock, o.Log.With("role", "timer")
+		n.timer = timer.New(tc)
+	}
+	if err := n.catchUp(ctx, js); err != nil {
+		return err
+	}
+	if n.timer != nil {
+		if err := n.timer.Start(ctx); err != nil {
+			return err
+		}
+	}
+	if o.Roles.Publisher {
+		pc := o.Publisher
+		pc.View, pc.Store, pc.Clock, pc.Log = n.view, n.store, o.Clock, o.Log.With("role", "publisher")
+		pc.Accounts = o.Accounts
+		if pc.Accounts == nil {
+			pc.Accounts = sessions
+		}
+		n.pub = publisher.New(pc)
+		if err := n.pub.Start(ctx); err != nil {
+			return err
+		}
+	}
+	if o.Roles.Gateway {
+		return n.serve(sessions)
+	}
+	return nil
+}
+
+// catchUp starts the feed and waits until the view shows the whole log.
+func (n *Node) catchUp(ctx context.Context, js jetstream.JetStream) error {
+	last, err := n.store.LastSeq(ctx)
+	if err != nil {
+		return err
+	}
+	n.feed = events.NewFeed(js, n.opts.Log, n.view.Apply)
+	if err := n.feed.Start(ctx, 1); err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := n.view.WaitFor(ctx, last); err != nil {
+		return fmt.Errorf("rebuild projection: %w", err)
+	}
+	n.opts.Log.Info("projection rebuilt", "events", last, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func (n *Node) serve(sessions *pds.Sessions) error {
+	o := n.opts
+	gw := gateway.New(gateway.Config{
+		View:     n.view,
+		Store:    n.store,
+		Verifier: auth.NewVerifier(o.ServiceDID, o.Directory),
+		Accounts: sessions,
+		Clock:    o.Clock,
+		Log:      o.Log.With("role", "gateway"),
+	})
+	ln := o.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", o.Addr); err != nil {
+			return fmt.Errorf("listen %s: %w", o.Addr, err)
+		}
+	}
+	n.ln = ln
+	n.http = &http.Server{
+		Handler:           gw.Handler(),
+		Protocols:         gateway.Protocols(),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	n.srvCh = make(chan error, 1)
+	go func() { n.srvCh <- n.http.Serve(ln) }()
+	return nil
+}
+
+// Addr is the gateway's listen address ("" without a gateway).
+func (n *Node) Addr() string {
+	if n.ln == nil {
+		return ""
+	}
+	return n.ln.Addr().String()
+}
+
+// View is the node's projection.
+func (n *Node) View() *projection.View { return n.view }
+
+// Store is the node's event store.
+func (n *Node) Store() *events.Store { return n.store }
+
+// Stop stops the roles: the gateway first (finishing requests under way),
+// then the publisher (finishing publishes under way), the timer and the feed.
+// Stopping twice is fine.
+func (n *Node) Stop() { n.once.Do(n.stop) }
+
+func (n *Node) stop() {
+	if n.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = n.http.Shutdown(ctx)
+		cancel()
+		if err := <-n.srvCh; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.opts.Log.Error("gateway stopped", "err", err)
+		}
+	}
+	if n.pub != nil {
+		n.pub.Stop()
+	}
+	if n.timer != nil {
+		n.timer.Stop()
+	}
+	if n.feed != nil {
+		n.feed.Stop()
+	}
+}

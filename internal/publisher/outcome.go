@@ -1,0 +1,69 @@
+package publisher
+
+import (
+	"errors"
+	"time"
+	"unicode/utf8"
+
+	"github.com/latency-fabric/alf/internal/pds"
+)
+
+// kind is what became of one publish attempt.
+type kind int
+
+const (
+	published kind = iota // the write is committed on the PDS
+	retry                 // a retryable failure; try again at retryAt
+	failed                // a permanent failure, or the last retry failed
+)
+
+// outcome is the result of one attempt, recorded as an event.
+type outcome struct {
+	kind    kind
+	cid     string
+	rev     string
+	reason  string
+	retryAt time.Time
+	revoked bool // the account's session is dead: the user must authorize again
+}
+
+// maxReason is the longest failure reason kept (characters).
+const maxReason = 500
+
+// Reasons a person can act on.
+const (
+	reasonNoAuthorization = "no_authorization: connect the account to alf first"
+	reasonReauthorize     = "reauthorization_required: the session with the PDS was revoked"
+)
+
+func truncate(s string) string {
+	if utf8.RuneCountInString(s) <= maxReason {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:maxReason])
+}
+
+// Policy decides between retrying and failing.
+type Policy struct {
+	// Backoff is the delay before each retry; after the last, the draft
+	// fails. The reference's documented delays are 1, 5 and 15 minutes.
+	Backoff []time.Duration
+}
+
+// DefaultPolicy retries after 1, 5 and 15 minutes, then fails.
+var DefaultPolicy = Policy{Backoff: []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute}}
+
+// classify turns a failed attempt into a retry or a failure.
+func (p Policy) classify(err error, attempt uint32, now time.Time) outcome {
+	reason := truncate(err.Error())
+	if !pds.Retryable(err) || int(attempt) > len(p.Backoff) {
+		return outcome{kind: failed, reason: reason}
+	}
+	at := now.Add(p.Backoff[attempt-1])
+	var pe *pds.Error
+	if errors.As(err, &pe) && pe.RetryAfter.After(at) {
+		at = pe.RetryAfter
+	}
+	return outcome{kind: retry, reason: reason, retryAt: at}
+}

@@ -1,0 +1,314 @@
+// Package publisher performs due drafts on the user's PDS, exactly once in
+// effect. It is a durable pull consumer on ALF_DUE: at-least-once delivery,
+// plus a claim event and an idempotent write, give exactly one record.
+//
+// For each DraftDue:
+//
+//  1. wait for the local view to reach the draft's version; a stale message
+//     (draft changed, cancelled, published) is acked and dropped;
+//  2. claim: append DraftPublishing at the draft's version (a lost race is
+//     acked and dropped); the claim fixes the createdAt to write;
+//  3. write with the draft's fixed rkey, heartbeating the message;
+//  4. when the outcome is unknown (timeout, 5xx, "already exists"), read the
+//     record back and compare CIDs against every createdAt this draft used;
+//  5. append DraftPublished, DraftAttemptFailed (retry_at) or DraftFailed,
+//     then ack.
+//
+// A crash anywhere leads to redelivery; the redelivered message takes the
+// claim over with the same createdAt, and step 4 makes the rewrite safe.
+package publisher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/bluesky-social/indigo/atproto/syntax"
+	eventsv1 "github.com/latency-fabric/alf/gen/alf/events/v1"
+	"github.com/latency-fabric/alf/internal/clock"
+	"github.com/latency-fabric/alf/internal/events"
+	"github.com/latency-fabric/alf/internal/pds"
+	"github.com/latency-fabric/alf/internal/projection"
+	"github.com/latency-fabric/alf/internal/timer"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// Accounts hands out a PDS client for an account (pds.Sessions does).
+type Accounts interface {
+	Client(ctx context.Context, did syntax.DID) (pds.Client, error)
+}
+
+// Config wires a Publisher.
+type Config struct {
+	View     *projection.View
+	Store    *events.Store
+	Accounts Accounts
+	Clock    clock.Clock  // default clock.Real
+	Log      *slog.Logger // default slog.Default()
+	Policy   Policy       // default DefaultPolicy
+
+	// Durable is the consumer name all publishers share (default "publisher").
+	Durable string
+	// Workers is how many drafts are published at once (default 64).
+	Workers int
+	// AckWait is how long a message may go unacknowledged before it is
+	// redelivered; the publisher heartbeats at a third of it (default 30 s).
+	AckWait time.Duration
+	// ClaimTimeout is the age after which a claim may be taken over by a
+	// fresh delivery (default 2 min; keep it equal to the timer's).
+	ClaimTimeout time.Duration
+	// WriteTimeout bounds each PDS call (default 20 s).
+	WriteTimeout time.Duration
+	// ViewTimeout bounds the wait for the view to reach a message's version
+	// (default 10 s); past it the message is retried later.
+	ViewTimeout time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.Clock == nil {
+		c.Clock = clock.Real
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	if c.Policy.Backoff == nil {
+		c.Policy = DefaultPolicy
+	}
+	if c.Durable == "" {
+		c.Durable = "publisher"
+	}
+	if c.Workers <= 0 {
+		c.Workers = 64
+	}
+	if c.AckWait <= 0 {
+		c.AckWait = 30 * time.Second
+	}
+	if c.ClaimTimeout <= 0 {
+		c.ClaimTimeout = 2 * time.Minute
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 20 * time.Second
+	}
+	if c.ViewTimeout <= 0 {
+		c.ViewTimeout = 10 * time.Second
+	}
+	return c
+}
+
+// Actor names the publisher in the events it appends.
+const Actor = "alf:publisher"
+
+// Publisher is the consumer service.
+type Publisher struct {
+	cfg Config
+
+	mu     sync.Mutex
+	cc     jetstream.ConsumeContext
+	ctx    context.Context
+	cancel context.CancelFunc
+	sem    chan struct{}
+	wg     sync.WaitGroup
+}
+
+// New returns a publisher; Start it to consume.
+func New(cfg Config) *Publisher {
+	cfg = cfg.withDefaults()
+	return &Publisher{cfg: cfg, sem: make(chan struct{}, cfg.Workers)}
+}
+
+// Start creates (or updates) the durable consumer and begins publishing.
+func (p *Publisher) Start(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cc != nil {
+		return errors.New("publisher already started")
+	}
+	js := p.cfg.Store.JetStream()
+	cons, err := js.CreateOrUpdateConsumer(ctx, events.StreamDue, jetstream.ConsumerConfig{
+		Durable:       p.cfg.Durable,
+		Description:   "publishes due drafts to PDSes",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       p.cfg.AckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: p.cfg.Workers * 4,
+	})
+	if err != nil {
+		return fmt.Errorf("publisher consumer: %w", err)
+	}
+	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	cc, err := cons.Consume(p.dispatch, jetstream.PullMaxMessages(p.cfg.Workers*2))
+	if err != nil {
+		p.cancel()
+		return fmt.Errorf("publisher consume: %w", err)
+	}
+	p.cc = cc
+	return nil
+}
+
+// Stop stops taking messages and waits for the publishes under way. Their
+// messages are acked if they finished, or redelivered later if not.
+func (p *Publisher) Stop() {
+	p.mu.Lock()
+	cc := p.cc
+	p.cc = nil
+	p.mu.Unlock()
+	if cc == nil {
+		return
+	}
+	cc.Stop()
+	<-cc.Closed()
+	p.wg.Wait()
+	p.cancel()
+}
+
+// dispatch hands a message to a worker, waiting for a free one.
+func (p *Publisher) dispatch(msg jetstream.Msg) {
+	p.sem <- struct{}{}
+	p.wg.Add(1)
+	go func() {
+		defer func() { <-p.sem; p.wg.Done() }()
+		p.handle(p.ctx, msg)
+	}()
+}
+
+// handle runs the protocol for one DraftDue.
+func (p *Publisher) handle(ctx context.Context, msg jetstream.Msg) {
+	due, err := timer.DecodeDue(msg.Data())
+	if err != nil {
+		p.cfg.Log.Error("drop unreadable DraftDue", "err", err)
+		_ = msg.Term()
+		return
+	}
+	log := p.cfg.Log.With("draft", due.DraftId)
+	if err := p.waitView(ctx, due.Version); err != nil {
+		log.Warn("view behind DraftDue; retry later", "err", err)
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
+	d, ok := p.cfg.View.Draft(due.DraftId)
+	if !ok {
+		_ = msg.Ack()
+		return
+	}
+	delivered := uint64(1)
+	if meta, err := msg.Metadata(); err == nil {
+		delivered = meta.NumDelivered
+	}
+	claim, ok := p.decide(d, due, delivered)
+	if !ok {
+		_ = msg.Ack() // stale: the draft moved on
+		return
+	}
+	seq, err := p.appendClaim(ctx, d, claim)
+	if errors.Is(err, events.ErrConflict) {
+		_ = msg.Ack() // another publisher or a command got there first
+		return
+	}
+	if err != nil {
+		log.Warn("claim failed; retry later", "err", err)
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
+	stop := p.heartbeat(msg)
+	out := p.attempt(ctx, d, claim)
+	stop()
+	if err := p.record(ctx, d, claim, seq, out); err != nil {
+		if errors.Is(err, events.ErrConflict) {
+			_ = msg.Ack() // taken over; the new holder records the outcome
+			return
+		}
+		log.Warn("record outcome failed; redelivery will read back", "err", err)
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
+	_ = msg.Ack()
+}
+
+func (p *Publisher) waitView(ctx context.Context, version uint64) error {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.ViewTimeout)
+	defer cancel()
+	return p.cfg.View.WaitFor(ctx, version)
+}
+
+// decide whether this delivery may claim the draft, and with what claim.
+func (p *Publisher) decide(d projection.Draft, due *eventsv1.DraftDue, delivered uint64) (projection.Claim, bool) {
+	now := p.cfg.Clock.Now()
+	switch {
+	case d.Status == projection.StatusScheduled && d.Version == due.Version:
+		return projection.Claim{
+			Attempt:    d.Attempts + 1,
+			WriteTime:  now.UTC().Truncate(time.Millisecond),
+			DueVersion: due.Version,
+		}, true
+	case d.Status == projection.StatusPublishing && d.Claim != nil && d.Claim.DueVersion == due.Version:
+		// The message of a claim whose publisher stopped: take it over, with
+		// the same createdAt so a finished write reads back as ours.
+		if delivered < 2 && now.Sub(d.Claim.At) < p.cfg.ClaimTimeout {
+			return projection.Claim{}, false
+		}
+		c := *d.Claim
+		return c, true
+	}
+	return projection.Claim{}, false
+}
+
+func (p *Publisher) appendClaim(ctx context.Context, d projection.Draft, c projection.Claim) (uint64, error) {
+	ev := &eventsv1.DraftPublishing{
+		DraftId:    d.ID,
+		Attempt:    c.Attempt,
+		WriteTime:  timestamppb.New(c.WriteTime),
+		DueVersion: c.DueVersion,
+		Takeover:   d.Status == projection.StatusPublishing,
+	}
+	env := events.New(Actor, p.cfg.Clock.Now(), ev)
+	return p.cfg.Store.Append(ctx, events.DraftSubject(d.DID, d.ID), d.Version, env)
+}
+
+// heartbeat tells JetStream the message is still being worked on until the
+// returned stop is called.
+func (p *Publisher) heartbeat(msg jetstream.Msg) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(p.cfg.AckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = msg.InProgress()
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+// record appends the attempt's outcome at the claim's sequence.
+func (p *Publisher) record(ctx context.Context, d projection.Draft, c projection.Claim, claimSeq uint64, out outcome) error {
+	var ev proto.Message
+	switch out.kind {
+	case published:
+		ev = &eventsv1.DraftPublished{DraftId: d.ID, Cid: out.cid, Rev: out.rev, WriteTime: timestamppb.New(c.WriteTime)}
+	case retry:
+		ev = &eventsv1.DraftAttemptFailed{DraftId: d.ID, Attempt: c.Attempt, Reason: out.reason, RetryAt: timestamppb.New(out.retryAt)}
+	default:
+		ev = &eventsv1.DraftFailed{DraftId: d.ID, Attempt: c.Attempt, Reason: out.reason}
+	}
+	env := events.New(Actor, p.cfg.Clock.Now(), ev)
+	_, err := p.cfg.Store.Append(ctx, events.DraftSubject(d.DID, d.ID), claimSeq, env)
+	if err != nil {
+		return err
+	}
+	if out.revoked {
+		p.revoke(ctx, d.DID)
+	}
+	return nil
+}
