@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/latency-fabric/alf/internal/events"
@@ -14,8 +15,9 @@ import (
 )
 
 // eventsCmd prints the event log as JSON lines, for audit and replay.
-func eventsCmd(ctx context.Context, nc *nats.Conn, args []string) int {
+func eventsCmd(ctx context.Context, nc *nats.Conn, args []string, stderr io.Writer) int {
 	fl := flag.NewFlagSet("alf events", flag.ContinueOnError)
+	fl.SetOutput(stderr)
 	from := fl.Uint64("from", 1, "first stream sequence to print")
 	account := fl.String("account", "", "only the events of this account DID")
 	if err := fl.Parse(args); err != nil {
@@ -23,7 +25,7 @@ func eventsCmd(ctx context.Context, nc *nats.Conn, args []string) int {
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "alf events:", err)
+		fmt.Fprintln(stderr, "alf events:", err)
 		return 1
 	}
 	var filters []string
@@ -48,7 +50,7 @@ func eventsCmd(ctx context.Context, nc *nats.Conn, args []string) int {
 		}{ev.Seq, ev.Subject, ev.Type(), body})
 	})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "alf events:", err)
+		fmt.Fprintln(stderr, "alf events:", err)
 		return 1
 	}
 	return 0

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -30,18 +31,20 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-func run(args []string) int {
-	cfg, err := config.Load(os.Getenv)
+// run is the whole command; it returns the exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
+	cfg, err := config.Load(getenv)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "alf: configuration: %v\n", err)
+		fmt.Fprintf(stderr, "alf: configuration: %v\n", err)
 		return 2
 	}
 	log := node.Logger(cfg.LogLevel).With("service", "alf")
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 
 	nc, shutdown, err := connect(cfg, log)
 	if err != nil {
@@ -51,15 +54,15 @@ func run(args []string) int {
 	defer shutdown()
 
 	if len(args) > 0 && args[0] == "events" {
-		return eventsCmd(ctx, nc, args[1:])
+		return eventsCmd(ctx, nc, args[1:], stderr)
 	}
 	if len(args) > 0 {
-		fmt.Fprintf(os.Stderr, "alf: unknown command %q (commands: events)\n", args[0])
+		fmt.Fprintf(stderr, "alf: unknown command %q (commands: events)\n", args[0])
 		return 2
 	}
 	key, err := loadKey(cfg, log)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "alf: configuration: %v\n", err)
+		fmt.Fprintf(stderr, "alf: configuration: %v\n", err)
 		return 2
 	}
 	if err := node.Run(ctx, node.FromConfig(cfg, key, nc, node.All, log)); err != nil {
