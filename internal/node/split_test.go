@@ -1,0 +1,97 @@
+package node_test
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	alfv1 "github.com/latency-fabric/alf/gen/alf/v1"
+	"github.com/latency-fabric/alf/gen/alf/v1/alfv1connect"
+	"github.com/latency-fabric/alf/internal/embedded"
+	"github.com/latency-fabric/alf/internal/pdstest"
+	"github.com/latency-fabric/alf/internal/seal"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// The three binaries, each its own process, against an external NATS
+// (NATS_URL): a post scheduled through cmd/gateway is published by
+// cmd/timer and cmd/publisher.
+func TestSplitBinariesAgainstExternalNATS(t *testing.T) {
+	t.Parallel()
+	h := pdstest.Load(t)
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", bin, "github.com/latency-fabric/alf/cmd/gateway",
+		"github.com/latency-fabric/alf/cmd/timer", "github.com/latency-fabric/alf/cmd/publisher")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	srv, err := embedded.Start(embedded.Options{StoreDir: t.TempDir(), Port: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+
+	port := freePort(t)
+	_, keyHex := seal.NewKey()
+	env := append(os.Environ(),
+		"NATS_URL="+srv.ClientURL(),
+		"ENCRYPTION_KEY="+keyHex,
+		"PORT="+strconv.Itoa(port),
+		"ALF_SERVICE_DID="+serviceDID,
+		"PLC_ROOT="+h.PLCURL,
+		"LOG_LEVEL=warn",
+	)
+	for _, role := range []string{"gateway", "timer", "publisher"} {
+		cmd := exec.Command(filepath.Join(bin, role))
+		cmd.Env = env
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = cmd.Process.Signal(os.Interrupt)
+			_ = cmd.Wait()
+		})
+	}
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	eventually(t, 20*time.Second, "the gateway to answer", func() bool {
+		resp, err := http.Get(base + "/health")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+
+	u := signIn(t, h, 3)
+	opt := connect.WithInterceptors(u.authenticate())
+	drafts := alfv1connect.NewDraftServiceClient(http.DefaultClient, base, opt)
+	connectAccount(t, u, alfv1connect.NewAccountServiceClient(http.DefaultClient, base, opt))
+	marker := fmt.Sprintf("alf split %d", time.Now().UnixNano())
+	d := createDraft(t, drafts, &alfv1.CreateDraftRequest{
+		Collection:  "app.bsky.feed.post",
+		Record:      mustStruct(t, map[string]any{"$type": "app.bsky.feed.post", "text": marker, "createdAt": "2000-01-01T00:00:00.000Z"}),
+		ScheduledAt: timestamppb.New(time.Now().Add(time.Second)),
+	})
+	awaitStatus(t, drafts, d.Uri, alfv1.DraftStatus_DRAFT_STATUS_PUBLISHED)
+	if got := countPosts(t, u.client, marker); got != 1 {
+		t.Fatalf("%d posts on the PDS, want 1", got)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
