@@ -89,11 +89,12 @@ func (g *Gateway) Handler() http.Handler {
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 
-	mux.HandleFunc("GET /health", health)
+	mux.HandleFunc("GET /health", Health)
 	return mux
 }
 
-func health(w http.ResponseWriter, _ *http.Request) {
+// Health answers GET /health: {"status":"ok","service":"alf"}.
+func Health(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write([]byte(`{"status":"ok","service":"alf"}`))
 }

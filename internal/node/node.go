@@ -22,6 +22,7 @@ import (
 	"github.com/latency-fabric/alf/internal/clock"
 	"github.com/latency-fabric/alf/internal/events"
 	"github.com/latency-fabric/alf/internal/gateway"
+	"github.com/latency-fabric/alf/internal/metrics"
 	"github.com/latency-fabric/alf/internal/pds"
 	"github.com/latency-fabric/alf/internal/projection"
 	"github.com/latency-fabric/alf/internal/publisher"
@@ -49,7 +50,9 @@ type Options struct {
 	ServiceDID string
 	// Directory resolves DIDs (inbound auth, PDS discovery).
 	Directory identity.Directory
-	// Listener serves the gateway; nil means listen on Addr.
+	// Listener serves HTTP (the gateway's APIs when it runs, and /health
+	// and /metrics in every role); nil means listen on Addr, and no HTTP at
+	// all when Addr is empty too.
 	Listener net.Listener
 	Addr     string
 	// Accounts overrides the PDS sessions the publisher writes through
@@ -74,6 +77,7 @@ type Node struct {
 	feed  *events.Feed
 	timer *timer.Timer
 	pub   *publisher.Publisher
+	stats *metrics.Metrics
 	http  *http.Server
 	ln    net.Listener
 	srvCh chan error
@@ -91,7 +95,7 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 	if err := events.Provision(ctx, js, opts.Events); err != nil {
 		return nil, err
 	}
-	n := &Node{opts: opts, store: events.NewStore(js), view: projection.NewView()}
+	n := &Node{opts: opts, store: events.NewStore(js), view: projection.NewView(), stats: metrics.New()}
 	if err := n.start(ctx, js); err != nil {
 		n.Stop()
 		return nil, err
@@ -124,7 +128,7 @@ func (n *Node) start(ctx context.Context, js jetstream.JetStream) error {
 	}
 	if o.Roles.Timer {
 		tc := o.Timer
-		tc.View, tc.JS, tc.Clock, tc.Log = n.view, js, o.Clock, o.Log.With("role", "timer")
+		tc.View, tc.JS, tc.Clock, tc.Log, tc.Metrics = n.view, js, o.Clock, o.Log.With("role", "timer"), n.stats
 		n.timer = timer.New(tc)
 	}
 	if err := n.catchUp(ctx, js); err != nil {
@@ -137,7 +141,7 @@ func (n *Node) start(ctx context.Context, js jetstream.JetStream) error {
 	}
 	if o.Roles.Publisher {
 		pc := o.Publisher
-		pc.View, pc.Store, pc.Clock, pc.Log = n.view, n.store, o.Clock, o.Log.With("role", "publisher")
+		pc.View, pc.Store, pc.Clock, pc.Log, pc.Metrics = n.view, n.store, o.Clock, o.Log.With("role", "publisher"), n.stats
 		pc.Accounts = o.Accounts
 		if pc.Accounts == nil {
 			pc.Accounts = sessions
@@ -147,10 +151,7 @@ func (n *Node) start(ctx context.Context, js jetstream.JetStream) error {
 			return err
 		}
 	}
-	if o.Roles.Gateway {
-		return n.serve(sessions)
-	}
-	return nil
+	return n.serve(sessions)
 }
 
 // catchUp starts the feed and waits until the view shows the whole log.
@@ -171,16 +172,28 @@ func (n *Node) catchUp(ctx context.Context, js jetstream.JetStream) error {
 	return nil
 }
 
+// serve starts HTTP: the gateway's APIs when it runs, /health and /metrics
+// always.
 func (n *Node) serve(sessions *pds.Sessions) error {
 	o := n.opts
-	gw := gateway.New(gateway.Config{
-		View:     n.view,
-		Store:    n.store,
-		Verifier: auth.NewVerifier(o.ServiceDID, o.Directory),
-		Accounts: sessions,
-		Clock:    o.Clock,
-		Log:      o.Log.With("role", "gateway"),
-	})
+	if o.Listener == nil && o.Addr == "" {
+		return nil
+	}
+	mux := http.NewServeMux()
+	if o.Roles.Gateway {
+		gw := gateway.New(gateway.Config{
+			View:     n.view,
+			Store:    n.store,
+			Verifier: auth.NewVerifier(o.ServiceDID, o.Directory),
+			Accounts: sessions,
+			Clock:    o.Clock,
+			Log:      o.Log.With("role", "gateway"),
+		})
+		mux.Handle("/", gw.Handler())
+	} else {
+		mux.HandleFunc("GET /health", gateway.Health)
+	}
+	mux.Handle("GET /metrics", n.stats.Handler())
 	ln := o.Listener
 	if ln == nil {
 		var err error
@@ -190,7 +203,7 @@ func (n *Node) serve(sessions *pds.Sessions) error {
 	}
 	n.ln = ln
 	n.http = &http.Server{
-		Handler:           gw.Handler(),
+		Handler:           mux,
 		Protocols:         gateway.Protocols(),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
@@ -199,7 +212,7 @@ func (n *Node) serve(sessions *pds.Sessions) error {
 	return nil
 }
 
-// Addr is the gateway's listen address ("" without a gateway).
+// Addr is the HTTP listen address ("" when the node serves no HTTP).
 func (n *Node) Addr() string {
 	if n.ln == nil {
 		return ""

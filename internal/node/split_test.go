@@ -2,12 +2,14 @@ package node_test
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,14 +45,14 @@ func TestSplitBinariesAgainstExternalNATS(t *testing.T) {
 	env := append(os.Environ(),
 		"NATS_URL="+srv.ClientURL(),
 		"ENCRYPTION_KEY="+keyHex,
-		"PORT="+strconv.Itoa(port),
 		"ALF_SERVICE_DID="+serviceDID,
 		"PLC_ROOT="+h.PLCURL,
 		"LOG_LEVEL=warn",
 	)
+	ports := map[string]int{"gateway": port, "timer": freePort(t), "publisher": freePort(t)}
 	for _, role := range []string{"gateway", "timer", "publisher"} {
 		cmd := exec.Command(filepath.Join(bin, role))
-		cmd.Env = env
+		cmd.Env = append(env, "PORT="+strconv.Itoa(ports[role]))
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -60,15 +62,17 @@ func TestSplitBinariesAgainstExternalNATS(t *testing.T) {
 			_ = cmd.Wait()
 		})
 	}
+	for role, p := range ports {
+		eventually(t, 20*time.Second, role+" to answer /health", func() bool {
+			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/health", p))
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == 200
+		})
+	}
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	eventually(t, 20*time.Second, "the gateway to answer", func() bool {
-		resp, err := http.Get(base + "/health")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
 
 	u := signIn(t, h, 3)
 	opt := connect.WithInterceptors(u.authenticate())
@@ -83,6 +87,21 @@ func TestSplitBinariesAgainstExternalNATS(t *testing.T) {
 	awaitStatus(t, drafts, d.Uri, alfv1.DraftStatus_DRAFT_STATUS_PUBLISHED)
 	if got := countPosts(t, u.client, marker); got != 1 {
 		t.Fatalf("%d posts on the PDS, want 1", got)
+	}
+	// Each role reports its own work on /metrics.
+	for role, series := range map[string]string{
+		"timer":     "alf_timer_due_emitted_total 1",
+		"publisher": `alf_publish_attempts_total{outcome="published"} 1`,
+	} {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[role]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), series) {
+			t.Errorf("%s /metrics lacks %q", role, series)
+		}
 	}
 }
 

@@ -17,6 +17,16 @@ const (
 	failed                // a permanent failure, or the last retry failed
 )
 
+func (k kind) String() string {
+	switch k {
+	case published:
+		return "published"
+	case retry:
+		return "retry"
+	}
+	return "failed"
+}
+
 // outcome is the result of one attempt, recorded as an event.
 type outcome struct {
 	kind    kind

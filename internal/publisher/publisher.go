@@ -30,6 +30,7 @@ import (
 	eventsv1 "github.com/latency-fabric/alf/gen/alf/events/v1"
 	"github.com/latency-fabric/alf/internal/clock"
 	"github.com/latency-fabric/alf/internal/events"
+	"github.com/latency-fabric/alf/internal/metrics"
 	"github.com/latency-fabric/alf/internal/pds"
 	"github.com/latency-fabric/alf/internal/projection"
 	"github.com/latency-fabric/alf/internal/timer"
@@ -51,6 +52,7 @@ type Config struct {
 	Clock    clock.Clock  // default clock.Real
 	Log      *slog.Logger // default slog.Default()
 	Policy   Policy       // default DefaultPolicy
+	Metrics  *metrics.Metrics
 
 	// Durable is the consumer name all publishers share (default "publisher").
 	Durable string
@@ -240,6 +242,7 @@ func (p *Publisher) decide(d projection.Draft, due *eventsv1.DraftDue, delivered
 	now := p.cfg.Clock.Now()
 	switch {
 	case d.Status == projection.StatusScheduled && d.Version == due.Version:
+		p.cfg.Metrics.Late(now.Sub(due.GetDueAt().AsTime()))
 		return projection.Claim{
 			Attempt:    d.Attempts + 1,
 			WriteTime:  now.UTC().Truncate(time.Millisecond),
@@ -307,6 +310,7 @@ func (p *Publisher) record(ctx context.Context, d projection.Draft, c projection
 	if err != nil {
 		return err
 	}
+	p.cfg.Metrics.Published(out.kind.String())
 	if out.revoked {
 		p.revoke(ctx, d.DID)
 	}

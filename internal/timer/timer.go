@@ -27,6 +27,7 @@ import (
 	eventsv1 "github.com/latency-fabric/alf/gen/alf/events/v1"
 	"github.com/latency-fabric/alf/internal/clock"
 	"github.com/latency-fabric/alf/internal/events"
+	"github.com/latency-fabric/alf/internal/metrics"
 	"github.com/latency-fabric/alf/internal/projection"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -43,6 +44,7 @@ type Config struct {
 	// ClaimTimeout is how long a draft may stay publishing before the timer
 	// emits it again for another publisher to take over (default 2 min).
 	ClaimTimeout time.Duration
+	Metrics      *metrics.Metrics
 	// RetryDelay is how long to wait before emitting again after ALF_DUE
 	// refused a message (default 1 s).
 	RetryDelay time.Duration
@@ -193,6 +195,7 @@ func (t *Timer) fire(ctx context.Context) {
 	for _, p := range sent {
 		select {
 		case <-p.ack.Ok():
+			t.cfg.Metrics.Emitted(1)
 		case err := <-p.ack.Err():
 			t.retry(p.it, err)
 		case <-ctx.Done():
