@@ -225,12 +225,19 @@ func parseRecord(req *alfv1.CreateDraftRequest, a eventsv1.Action) ([]byte, stri
 }
 
 // create appends DraftCreated for a new lifecycle of nd.uri. A URI with an
-// active draft is refused; a race for the same URI is decided by the log.
+// active draft is refused (after catching up with the log once); a race for
+// the same URI is decided by the log.
 func (g *Gateway) create(ctx context.Context, did syntax.DID, nd newDraft) (projection.Draft, error) {
 	for try := 0; ; try++ {
 		lifecycle := uint32(1)
 		if cur, ok := g.cfg.View.DraftByURI(nd.uri); ok {
 			if !cur.Status.Terminal() {
+				if try == 0 { // it may have ended in another process just now
+					if err := g.catchUp(ctx); err != nil {
+						return projection.Draft{}, err
+					}
+					continue
+				}
 				return projection.Draft{}, connect.NewError(connect.CodeAlreadyExists,
 					fmt.Errorf("an active draft already exists for URI: %s", nd.uri))
 			}
