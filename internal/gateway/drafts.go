@@ -333,11 +333,12 @@ func (g *Gateway) awaitOutcome(ctx context.Context, d projection.Draft) projecti
 	defer cancel()
 	asked := d.Version
 	for {
+		seq := g.cfg.View.Seq() // before reading the draft: no change can slip between
 		cur, _ := g.cfg.View.Draft(d.ID)
 		if cur.Version > asked && cur.Status != projection.StatusPublishing || cur.Status.Terminal() {
 			return cur
 		}
-		if err := g.cfg.View.WaitFor(ctx, g.cfg.View.Seq()+1); err != nil {
+		if err := g.cfg.View.WaitFor(ctx, seq+1); err != nil {
 			return cur
 		}
 	}

@@ -208,3 +208,35 @@ func countPosts(t *testing.T, c *atclient.APIClient, text string) int {
 		cursor = out.Cursor
 	}
 }
+
+// Publishing a scheduled draft early publishes it once, and never again at
+// its old time; PublishDraft answers with the outcome.
+func TestPublishEarlyPublishesOnce(t *testing.T) {
+	t.Parallel()
+	h := pdstest.Load(t)
+	n := startNode(t, connectNATS(t, natsServer(t)), auth.NewDirectory(h.PLCURL, nil), node.All, nil)
+	u := signIn(t, h, 1)
+	drafts, accounts := u.clients(n)
+	connectAccount(t, u, accounts)
+
+	marker := fmt.Sprintf("alf early %d", time.Now().UnixNano())
+	d := createDraft(t, drafts, &alfv1.CreateDraftRequest{
+		Collection:  "app.bsky.feed.post",
+		Record:      mustStruct(t, map[string]any{"$type": "app.bsky.feed.post", "text": marker, "createdAt": "2000-01-01T00:00:00.000Z"}),
+		ScheduledAt: timestamppb.New(time.Now().Add(2 * time.Second)),
+	})
+	res, err := drafts.PublishDraft(context.Background(), connect.NewRequest(&alfv1.PublishDraftRequest{Uri: d.Uri}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Msg.Draft; got.Status != alfv1.DraftStatus_DRAFT_STATUS_PUBLISHED || got.PublishedCid == "" {
+		t.Fatalf("PublishDraft answered %s (cid %q), want the published draft", got.Status, got.PublishedCid)
+	}
+	time.Sleep(3 * time.Second) // past the old due time
+	if got := countPosts(t, u.client, marker); got != 1 {
+		t.Fatalf("%d posts, want exactly 1", got)
+	}
+	if got := getDraft(t, drafts, d.Uri); got.Attempts != 1 {
+		t.Fatalf("%d attempts, want 1", got.Attempts)
+	}
+}
