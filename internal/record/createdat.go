@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
+	"strings"
 	"time"
 )
 
@@ -38,32 +38,85 @@ func WithCreatedAt(recordJSON []byte, t time.Time) ([]byte, error) {
 type span struct{ start, end int }
 
 // topLevelValues returns the byte spans of the values of key in the
-// top-level JSON object, in order.
+// top-level JSON object, in order. It checks the JSON with json.Valid (no
+// allocation) and then walks the top level by hand: this runs once per
+// publish attempt, and a json.Decoder walk cost several times more.
 func topLevelValues(b []byte, key string) ([]span, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+	if !json.Valid(b) {
+		return nil, fmt.Errorf("%w: not valid JSON", ErrInvalid)
+	}
+	i := skipSpace(b, 0)
+	if b[i] != '{' {
 		return nil, fmt.Errorf("%w: top level is not a JSON object", ErrInvalid)
 	}
 	var spans []span
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	i = skipSpace(b, i+1)
+	for b[i] != '}' {
+		kEnd := skipString(b, i)
+		name := b[i:kEnd]
+		i = skipSpace(b, skipSpace(b, kEnd)+1) // past ':'
+		vEnd := skipValue(b, i)
+		if keyIs(name, key) {
+			spans = append(spans, span{i, vEnd})
 		}
-		var val json.RawMessage
-		if err := dec.Decode(&val); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		i = skipSpace(b, vEnd)
+		if b[i] == ',' {
+			i = skipSpace(b, i+1)
 		}
-		if tok == key {
-			end := int(dec.InputOffset())
-			spans = append(spans, span{end - len(val), end})
-		}
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("%w: data after the JSON object", ErrInvalid)
 	}
 	return spans, nil
+}
+
+// The helpers below walk JSON already known to be valid.
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index just past the string starting at b[i] ('"').
+func skipString(b []byte, i int) int {
+	for i++; b[i] != '"'; i++ {
+		if b[i] == '\\' {
+			i++
+		}
+	}
+	return i + 1
+}
+
+// skipValue returns the index just past the value starting at b[i].
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for ; ; i++ {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+	}
+	for i < len(b) && !strings.ContainsRune(",}] \t\n\r", rune(b[i])) {
+		i++
+	}
+	return i
+}
+
+// keyIs reports whether the quoted key name (with its quotes) is key.
+func keyIs(name []byte, key string) bool {
+	if bytes.IndexByte(name, '\\') < 0 {
+		return string(name[1:len(name)-1]) == key
+	}
+	var s string
+	return json.Unmarshal(name, &s) == nil && s == key
 }
