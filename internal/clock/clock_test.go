@@ -63,3 +63,24 @@ func TestRealClockTimer(t *testing.T) {
 		t.Fatal("real timer did not fire")
 	}
 }
+
+func TestFakeAfterFunc(t *testing.T) {
+	t.Parallel()
+	c := clock.NewFake(time.Unix(0, 0))
+	called := make(chan struct{})
+	c.AfterFunc(time.Second, func() { close(called) })
+	stopped := c.AfterFunc(time.Second, func() { t.Error("a stopped AfterFunc ran") })
+	stopped.Stop()
+	c.Advance(999 * time.Millisecond)
+	select {
+	case <-called:
+		t.Fatal("ran early")
+	case <-time.After(20 * time.Millisecond):
+	}
+	c.Advance(time.Millisecond)
+	select {
+	case <-called:
+	case <-time.After(5 * time.Second):
+		t.Fatal("did not run at its time")
+	}
+}

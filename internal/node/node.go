@@ -128,6 +128,9 @@ func (n *Node) start(ctx context.Context, js jetstream.JetStream) error {
 	}
 	if o.Roles.Timer {
 		tc := o.Timer
+		if tc.Lead == 0 {
+			tc.Lead = timer.DefaultLead
+		}
 		tc.View, tc.JS, tc.Clock, tc.Log, tc.Metrics = n.view, js, o.Clock, o.Log.With("role", "timer"), n.stats
 		n.timer = timer.New(tc)
 	}

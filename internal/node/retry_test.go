@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"connectrpc.com/connect"
 	"context"
 	"sync"
 	"testing"
@@ -100,5 +101,52 @@ func TestRetryableFailuresBackOffThenFail(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if pdsFake.count() != 4 {
 		t.Fatalf("%d attempts after the draft failed, want 4", pdsFake.count())
+	}
+}
+
+// slowPDS takes its time over each write (fault injection).
+type slowPDS struct {
+	failingPDS
+	delay time.Duration
+}
+
+func (s *slowPDS) Client(_ context.Context, did syntax.DID) (pds.Client, error) {
+	return &slowClient{failingClient{f: &s.failingPDS, did: did}, s.delay}, nil
+}
+
+type slowClient struct {
+	failingClient
+	delay time.Duration
+}
+
+func (c *slowClient) CreateRecord(ctx context.Context, col, rkey string, rec []byte) (pds.Result, error) {
+	c.f.mu.Lock()
+	c.f.attempts = append(c.f.attempts, time.Now())
+	c.f.mu.Unlock()
+	time.Sleep(c.delay)
+	return pds.Result{URI: "at://" + c.did.String() + "/" + col + "/" + rkey, CID: "bafyreislow"}, nil
+}
+
+// A write that takes longer than the ack wait is heartbeated: the message
+// is not redelivered, the draft is claimed and written once.
+func TestSlowWriteIsHeartbeatedNotRedelivered(t *testing.T) {
+	t.Parallel()
+	id := authtest.NewIdentity(t)
+	slow := &slowPDS{delay: 1500 * time.Millisecond}
+	n := startNode(t, connectNATS(t, natsServer(t)), authtest.Directory(id), node.All, func(o *node.Options) {
+		o.Accounts = slow
+		o.Publisher.AckWait = 300 * time.Millisecond
+	})
+	drafts := testDrafts(t, n, id)
+	d := createDraft(t, drafts, textPost(t, "slow"))
+	if _, err := drafts.PublishDraft(context.Background(), connect.NewRequest(&alfv1.PublishDraftRequest{Uri: d.Uri})); err != nil {
+		t.Fatal(err)
+	}
+	awaitStatus(t, drafts, d.Uri, alfv1.DraftStatus_DRAFT_STATUS_PUBLISHED)
+	if got := slow.count(); got != 1 {
+		t.Fatalf("%d writes, want 1", got)
+	}
+	if counts := eventCounts(t, n.Store(), id.DID.String()); counts["DraftPublishing"] != 1 {
+		t.Fatalf("events %v, want a single claim", counts)
 	}
 }

@@ -64,6 +64,9 @@ type Config struct {
 	// ClaimTimeout is the age after which a claim may be taken over by a
 	// fresh delivery (default 2 min; keep it equal to the timer's).
 	ClaimTimeout time.Duration
+	// MaxAckPending bounds the messages delivered and not yet acked,
+	// including those held until their due instant (default 20,000).
+	MaxAckPending int
 	// WriteTimeout bounds each PDS call (default 20 s).
 	WriteTimeout time.Duration
 	// ViewTimeout bounds the wait for the view to reach a message's version
@@ -93,6 +96,9 @@ func (c Config) withDefaults() Config {
 	if c.ClaimTimeout <= 0 {
 		c.ClaimTimeout = 2 * time.Minute
 	}
+	if c.MaxAckPending <= 0 {
+		c.MaxAckPending = 20_000
+	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 20 * time.Second
 	}
@@ -109,18 +115,20 @@ const Actor = "alf:publisher"
 type Publisher struct {
 	cfg Config
 
-	mu     sync.Mutex
-	cc     jetstream.ConsumeContext
-	ctx    context.Context
-	cancel context.CancelFunc
-	sem    chan struct{}
-	wg     sync.WaitGroup
+	mu       sync.Mutex
+	cc       jetstream.ConsumeContext
+	stopping bool
+	held     map[clock.Timer]jetstream.Msg // messages waiting for their instant
+	ctx      context.Context
+	cancel   context.CancelFunc
+	sem      chan struct{}
+	wg       sync.WaitGroup // workers and held messages
 }
 
 // New returns a publisher; Start it to consume.
 func New(cfg Config) *Publisher {
 	cfg = cfg.withDefaults()
-	return &Publisher{cfg: cfg, sem: make(chan struct{}, cfg.Workers)}
+	return &Publisher{cfg: cfg, sem: make(chan struct{}, cfg.Workers), held: make(map[clock.Timer]jetstream.Msg)}
 }
 
 // Start creates (or updates) the durable consumer and begins publishing.
@@ -137,7 +145,7 @@ func (p *Publisher) Start(ctx context.Context) error {
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       p.cfg.AckWait,
 		MaxDeliver:    -1,
-		MaxAckPending: p.cfg.Workers * 4,
+		MaxAckPending: p.cfg.MaxAckPending,
 	})
 	if err != nil {
 		return fmt.Errorf("publisher consumer: %w", err)
@@ -158,6 +166,14 @@ func (p *Publisher) Stop() {
 	p.mu.Lock()
 	cc := p.cc
 	p.cc = nil
+	p.stopping = true
+	for t, msg := range p.held {
+		if t.Stop() { // not due yet: give it back for another publisher
+			_ = msg.Nak()
+			delete(p.held, t)
+			p.wg.Done()
+		}
+	}
 	p.mu.Unlock()
 	if cc == nil {
 		return
@@ -168,27 +184,61 @@ func (p *Publisher) Stop() {
 	p.cancel()
 }
 
-// dispatch hands a message to a worker, waiting for a free one.
+// dispatch takes a message from the consumer: a DraftDue emitted ahead of
+// its instant is held until then, without a worker; the others go to a
+// worker at once, waiting for a free one.
 func (p *Publisher) dispatch(msg jetstream.Msg) {
-	p.sem <- struct{}{}
-	p.wg.Add(1)
-	go func() {
-		defer func() { <-p.sem; p.wg.Done() }()
-		p.handle(p.ctx, msg)
-	}()
-}
-
-// handle runs the protocol for one DraftDue.
-func (p *Publisher) handle(ctx context.Context, msg jetstream.Msg) {
 	due, err := timer.DecodeDue(msg.Data())
 	if err != nil {
 		p.cfg.Log.Error("drop unreadable DraftDue", "err", err)
 		_ = msg.Term()
 		return
 	}
-	log := p.cfg.Log.With("draft", due.DraftId)
+	wait := due.GetDueAt().AsTime().Sub(p.cfg.Clock.Now())
+	switch {
+	case wait <= 0:
+		p.work(msg, due)
+	case wait > p.cfg.AckWait/2: // far ahead (clock skew?): ask again nearer the time
+		_ = msg.NakWithDelay(wait - p.cfg.AckWait/4)
+	default:
+		p.hold(msg, due, wait)
+	}
+}
+
+// hold hands the message to a worker at its due instant.
+func (p *Publisher) hold(msg jetstream.Msg, due *eventsv1.DraftDue, wait time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopping {
+		_ = msg.Nak()
+		return
+	}
+	p.wg.Add(1)
+	var t clock.Timer
+	t = p.cfg.Clock.AfterFunc(wait, func() {
+		defer p.wg.Done()
+		p.mu.Lock()
+		delete(p.held, t)
+		p.mu.Unlock()
+		p.work(msg, due)
+	})
+	p.held[t] = msg
+}
+
+// work runs the protocol for msg on a worker, waiting for a free one.
+func (p *Publisher) work(msg jetstream.Msg, due *eventsv1.DraftDue) {
+	p.sem <- struct{}{}
+	p.wg.Add(1)
+	go func() {
+		defer func() { <-p.sem; p.wg.Done() }()
+		p.handle(p.ctx, msg, due)
+	}()
+}
+
+// handle runs the protocol for one DraftDue.
+func (p *Publisher) handle(ctx context.Context, msg jetstream.Msg, due *eventsv1.DraftDue) {
 	if err := p.waitView(ctx, due.Version); err != nil {
-		log.Warn("view behind DraftDue; retry later", "err", err)
+		p.cfg.Log.Warn("view behind DraftDue; retry later", "draft", due.DraftId, "err", err)
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}
@@ -212,7 +262,7 @@ func (p *Publisher) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	if err != nil {
-		log.Warn("claim failed; retry later", "err", err)
+		p.cfg.Log.Warn("claim failed; retry later", "draft", d.ID, "err", err)
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}
@@ -224,7 +274,7 @@ func (p *Publisher) handle(ctx context.Context, msg jetstream.Msg) {
 			_ = msg.Ack() // taken over; the new holder records the outcome
 			return
 		}
-		log.Warn("record outcome failed; redelivery will read back", "err", err)
+		p.cfg.Log.Warn("record outcome failed; redelivery will read back", "draft", d.ID, "err", err)
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}
@@ -272,26 +322,30 @@ func (p *Publisher) appendClaim(ctx context.Context, d projection.Draft, c proje
 	return p.cfg.Store.Append(ctx, events.DraftSubject(d.DID, d.ID), d.Version, env)
 }
 
-// heartbeat tells JetStream the message is still being worked on until the
-// returned stop is called.
+// heartbeat tells JetStream the message is still being worked on, every
+// third of the ack wait, until the returned stop is called.
 func (p *Publisher) heartbeat(msg jetstream.Msg) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(p.cfg.AckWait / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				_ = msg.InProgress()
-			}
+	every := p.cfg.AckWait / 3
+	var mu sync.Mutex
+	stopped := false
+	var t *time.Timer
+	mu.Lock() // the callback may not run before t is set
+	defer mu.Unlock()
+	t = time.AfterFunc(every, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
 		}
-	}()
-	return func() { close(done); wg.Wait() }
+		_ = msg.InProgress()
+		t.Reset(every)
+	})
+	return func() {
+		mu.Lock()
+		stopped = true
+		t.Stop()
+		mu.Unlock()
+	}
 }
 
 // record appends the attempt's outcome at the claim's sequence.

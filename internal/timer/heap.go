@@ -5,7 +5,8 @@ import (
 	"time"
 )
 
-// item is one entry of the due heap: draft id at version is due at at.
+// item is one entry of the due heap: draft id at version is to be emitted
+// at at (its due instant less the lead, or when its claim times out).
 // Entries are never removed when a draft changes; a popped entry whose
 // version is no longer the draft's is dropped (lazy deletion).
 type item struct {

@@ -1,8 +1,9 @@
 // Package timer emits DraftDue when a draft's time comes. It folds the
 // projection's draft changes into a min-heap of (due time, draft, version),
-// arms one timer for the head (no polling), and at the due instant publishes
-// DraftDue to the work-queue stream ALF_DUE with Nats-Msg-Id
-// "<draft>:<version>", so timers running side by side emit each due once.
+// arms one timer for the head (no polling), and publishes DraftDue to the
+// work-queue stream ALF_DUE with Nats-Msg-Id "<draft>:<version>", so timers
+// running side by side emit each due once. It emits Lead before the due
+// instant; the publisher holds the message until the instant itself.
 //
 // Heap entries are deleted lazily: a popped entry whose version is no longer
 // the draft's newest, or whose draft is no longer due, is dropped. At start
@@ -45,10 +46,19 @@ type Config struct {
 	// emits it again for another publisher to take over (default 2 min).
 	ClaimTimeout time.Duration
 	Metrics      *metrics.Metrics
+	// Lead is how long before its due instant a draft's DraftDue is
+	// emitted; the publisher holds it until the instant. Emitting ahead
+	// takes the queueing of DraftDue out of the publish path. 0 emits at the
+	// instant; node uses DefaultLead.
+	Lead time.Duration
 	// RetryDelay is how long to wait before emitting again after ALF_DUE
 	// refused a message (default 1 s).
 	RetryDelay time.Duration
 }
+
+// DefaultLead is the Lead alf runs with: well under any ack wait, enough to
+// queue a burst of DraftDue before its instant.
+const DefaultLead = time.Second
 
 // Timer is the due-time service. Create it with New before the view's feed
 // starts, so it sees every change.
@@ -99,7 +109,7 @@ func (t *Timer) observe(d projection.Draft) {
 func (t *Timer) itemFor(d projection.Draft) (item, bool) {
 	switch {
 	case d.Status == projection.StatusScheduled && !d.DueAt.IsZero():
-		return item{at: d.DueAt, id: d.ID, version: d.Version}, true
+		return item{at: d.DueAt.Add(-t.cfg.Lead), id: d.ID, version: d.Version}, true
 	case d.Status == projection.StatusPublishing && d.Claim != nil:
 		return item{at: d.Claim.At.Add(t.cfg.ClaimTimeout), id: d.ID, version: d.Version}, true
 	}

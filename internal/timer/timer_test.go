@@ -50,7 +50,12 @@ func newRig(t *testing.T) *rig {
 }
 
 func (r *rig) start(claimTimeout time.Duration) *timer.Timer {
-	tm := timer.New(timer.Config{View: r.view, JS: r.js, Clock: r.clock, ClaimTimeout: claimTimeout})
+	return r.startWith(timer.Config{ClaimTimeout: claimTimeout})
+}
+
+func (r *rig) startWith(cfg timer.Config) *timer.Timer {
+	cfg.View, cfg.JS, cfg.Clock = r.view, r.js, r.clock
+	tm := timer.New(cfg)
 	if err := tm.Start(context.Background()); err != nil {
 		r.t.Fatal(err)
 	}
@@ -133,6 +138,26 @@ func TestEmitsAtTheDueInstantNotBefore(t *testing.T) {
 	}
 	if due.Version != v || due.Did != "did:plc:x" || !due.DueAt.AsTime().Equal(t0.Add(10*time.Second)) {
 		t.Fatalf("due = %v", due)
+	}
+}
+
+// With a lead, DraftDue is emitted that long ahead and names the real due
+// instant, for the publisher to hold until then.
+func TestEmitsLeadAheadOfTheDueInstant(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	r.startWith(timer.Config{Lead: 2 * time.Second})
+	v := r.create("a", t0.Add(10*time.Second))
+	r.clock.Advance(7 * time.Second)
+	r.settle()
+	if got := r.dues(); len(got) != 0 {
+		t.Fatalf("emitted %d more than the lead ahead", len(got))
+	}
+	r.clock.Advance(time.Second)
+	got := r.waitDues(1)
+	due := got["a:"+itoa(v)]
+	if due == nil || !due.DueAt.AsTime().Equal(t0.Add(10*time.Second)) {
+		t.Fatalf("dues = %v, want one naming the due instant", got)
 	}
 }
 
