@@ -218,8 +218,8 @@ func writtenOnce(writes []bench.Write, view *projection.View, ids []string) erro
 		if seen[d.URI] != 1 {
 			return fmt.Errorf("draft %s written %d times", d.URI, seen[d.URI])
 		}
-		if d.PublishedCID == "" {
-			return fmt.Errorf("draft %s published without a CID", d.URI)
+		if d.Status != projection.StatusPublished {
+			return fmt.Errorf("draft %s is %s, want published", d.URI, d.Status)
 		}
 	}
 	return nil

@@ -35,10 +35,6 @@ func TestFakePDSWrites(t *testing.T) {
 		{"put twice", func(c pds.Client) error { _ = put(c, "k1"); return put(c, "k1") }, isNil, true},
 		{"create then delete", func(c pds.Client) error { _ = create(c, "k1"); return del(c, "k1") }, isNil, false},
 		{"delete missing", func(c pds.Client) error { return del(c, "k1") }, isNil, false},
-		{"invalid record", func(c pds.Client) error {
-			_, err := c.CreateRecord(context.Background(), post, "k1", []byte(`{"n":1.5}`))
-			return err
-		}, func(err error) bool { return err != nil && !pds.Retryable(err) }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,7 +78,8 @@ func del(c pds.Client, rkey string) error {
 	return err
 }
 
-// A write answers with the record's CID, which GetRecord returns too.
+// GetRecord reads a record back with its CID (computed then: writes answer
+// without one, so the fake's CID work is not charged to alf's publish path).
 func TestFakePDSResultCID(t *testing.T) {
 	t.Parallel()
 	f := bench.NewFakePDS()
@@ -96,8 +93,8 @@ func TestFakePDSResultCID(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, value, err := c.GetRecord(context.Background(), post, "k1")
-	if err != nil || res.CID != want || got != want || string(value) != body {
-		t.Fatalf("result CID %s, read back %s %s (%v), want %s %s", res.CID, got, value, err, want, body)
+	if err != nil || got != want || string(value) != body {
+		t.Fatalf("read back %s %s (%v), want %s %s", got, value, err, want, body)
 	}
 	if wantURI := "at://" + alice.String() + "/" + post + "/k1"; res.URI != wantURI {
 		t.Fatalf("URI %s, want %s", res.URI, wantURI)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -45,6 +46,11 @@ type alf struct {
 // the options.
 func startAlf(b *testing.B, tune func(*node.Options), ids ...*authtest.Identity) *alf {
 	b.Helper()
+	// As cmd/alf runs (tuneGC), unless GOGC is set.
+	if os.Getenv("GOGC") == "" {
+		b.Cleanup(func() { debug.SetGCPercent(100) })
+		debug.SetGCPercent(400)
+	}
 	srv, err := embedded.Start(embedded.Options{StoreDir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
