@@ -6,11 +6,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
 	alfv1 "github.com/latency-fabric/alf/gen/alf/v1"
 	"github.com/latency-fabric/alf/gen/alf/v1/alfv1connect"
 	"github.com/latency-fabric/alf/internal/auth"
@@ -257,6 +259,15 @@ func TestProtocolsOnOnePort(t *testing.T) {
 	res, err := health.Check(ctx, &grpchealth.CheckRequest{Service: alfv1connect.DraftServiceName})
 	if err != nil || res.Status != grpchealth.StatusServing {
 		t.Fatalf("grpc health: %v, %v", res, err)
+	}
+	stream := grpcreflect.NewClient(h2c, g.base, connect.WithGRPC()).NewStream(ctx)
+	names, err := stream.ListServices()
+	if err != nil {
+		t.Fatalf("reflection: %v", err)
+	}
+	_, _ = stream.Close()
+	if !slices.Contains(names, alfv1connect.DraftServiceName) || !slices.Contains(names, alfv1connect.AccountServiceName) {
+		t.Fatalf("reflection lists %v", names)
 	}
 	resp, err := http.Get(g.base + "/health")
 	if err != nil {
