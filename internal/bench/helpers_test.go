@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"fmt"
+	"github.com/latency-fabric/alf/internal/embedded/natstest"
 	"log/slog"
 	"math"
 	"net"
@@ -21,7 +22,6 @@ import (
 	"github.com/latency-fabric/alf/gen/alf/v1/alfv1connect"
 	"github.com/latency-fabric/alf/internal/authtest"
 	"github.com/latency-fabric/alf/internal/bench"
-	"github.com/latency-fabric/alf/internal/embedded"
 	"github.com/latency-fabric/alf/internal/events"
 	"github.com/latency-fabric/alf/internal/node"
 	"github.com/latency-fabric/alf/internal/projection"
@@ -51,16 +51,7 @@ func startAlf(b *testing.B, tune func(*node.Options), ids ...*authtest.Identity)
 		b.Cleanup(func() { debug.SetGCPercent(100) })
 		debug.SetGCPercent(400)
 	}
-	srv, err := embedded.Start(embedded.Options{StoreDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(srv.Shutdown)
-	nc, err := srv.Connect()
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(nc.Close)
+	nc := natstest.Conn(b, natstest.Server(b))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)

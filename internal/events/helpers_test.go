@@ -2,11 +2,11 @@ package events_test
 
 import (
 	"context"
+	"github.com/latency-fabric/alf/internal/embedded/natstest"
 	"testing"
 	"time"
 
 	eventsv1 "github.com/latency-fabric/alf/gen/alf/events/v1"
-	"github.com/latency-fabric/alf/internal/embedded"
 	"github.com/latency-fabric/alf/internal/events"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -15,21 +15,7 @@ import (
 // returns a JetStream context on it; the server stops when the test ends.
 func startJetStream(tb testing.TB) jetstream.JetStream {
 	tb.Helper()
-	srv, err := embedded.Start(embedded.Options{StoreDir: tb.TempDir()})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(srv.Shutdown)
-	nc, err := srv.Connect()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return js
+	return natstest.JetStream(tb)
 }
 
 // provisioned is startJetStream plus Provision.

@@ -48,11 +48,7 @@ func TestPublisherCrashAfterWriteYieldsOneRecord(t *testing.T) {
 	})
 
 	marker := fmt.Sprintf("alf crash %d", time.Now().UnixNano())
-	d := createDraft(t, drafts, &alfv1.CreateDraftRequest{
-		Collection:  "app.bsky.feed.post",
-		Record:      mustStruct(t, map[string]any{"$type": "app.bsky.feed.post", "text": marker, "createdAt": "2000-01-01T00:00:00.000Z"}),
-		ScheduledAt: timestamppb.New(time.Now().Add(500 * time.Millisecond)),
-	})
+	d := createDraft(t, drafts, markedPost(t, marker, timestamppb.New(time.Now().Add(500*time.Millisecond))))
 	select {
 	case <-written:
 	case <-time.After(20 * time.Second):

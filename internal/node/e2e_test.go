@@ -29,11 +29,7 @@ func TestEndToEndScheduledWrites(t *testing.T) {
 	connectAccount(t, u, accounts)
 
 	marker := fmt.Sprintf("alf e2e %d", time.Now().UnixNano())
-	post := createDraft(t, drafts, &alfv1.CreateDraftRequest{
-		Collection:  "app.bsky.feed.post",
-		Record:      mustStruct(t, map[string]any{"$type": "app.bsky.feed.post", "text": marker, "createdAt": "2000-01-01T00:00:00.000Z"}),
-		ScheduledAt: timestamppb.New(time.Now().Add(2 * time.Second)),
-	})
+	post := createDraft(t, drafts, markedPost(t, marker, timestamppb.New(time.Now().Add(2*time.Second))))
 	profile := createDraft(t, drafts, &alfv1.CreateDraftRequest{
 		Collection:  "app.bsky.actor.profile",
 		Rkey:        "self",
@@ -85,11 +81,7 @@ func TestCancelBeforeDueWritesNothing(t *testing.T) {
 	connectAccount(t, u, accounts)
 
 	marker := fmt.Sprintf("alf cancelled %d", time.Now().UnixNano())
-	d := createDraft(t, drafts, &alfv1.CreateDraftRequest{
-		Collection:  "app.bsky.feed.post",
-		Record:      mustStruct(t, map[string]any{"$type": "app.bsky.feed.post", "text": marker, "createdAt": "2000-01-01T00:00:00.000Z"}),
-		ScheduledAt: timestamppb.New(time.Now().Add(1500 * time.Millisecond)),
-	})
+	d := createDraft(t, drafts, markedPost(t, marker, timestamppb.New(time.Now().Add(1500*time.Millisecond))))
 	res, err := drafts.CancelDraft(context.Background(), connect.NewRequest(&alfv1.CancelDraftRequest{Uri: d.Uri}))
 	if err != nil {
 		t.Fatal(err)
@@ -153,6 +145,16 @@ func awaitStatus(t *testing.T, drafts alfv1connect.DraftServiceClient, uri strin
 		return d.Status == want
 	})
 	return d
+}
+
+// markedPost is a post whose text marks it for countPosts, due at at, with
+// a createdAt alf must replace by the time of the write.
+func markedPost(t *testing.T, marker string, at *timestamppb.Timestamp) *alfv1.CreateDraftRequest {
+	return &alfv1.CreateDraftRequest{
+		Collection:  "app.bsky.feed.post",
+		Record:      mustStruct(t, map[string]any{"$type": "app.bsky.feed.post", "text": marker, "createdAt": "2000-01-01T00:00:00.000Z"}),
+		ScheduledAt: at,
+	}
 }
 
 func mustStruct(t *testing.T, m map[string]any) *structpb.Struct {
@@ -220,11 +222,7 @@ func TestPublishEarlyPublishesOnce(t *testing.T) {
 	connectAccount(t, u, accounts)
 
 	marker := fmt.Sprintf("alf early %d", time.Now().UnixNano())
-	d := createDraft(t, drafts, &alfv1.CreateDraftRequest{
-		Collection:  "app.bsky.feed.post",
-		Record:      mustStruct(t, map[string]any{"$type": "app.bsky.feed.post", "text": marker, "createdAt": "2000-01-01T00:00:00.000Z"}),
-		ScheduledAt: timestamppb.New(time.Now().Add(2 * time.Second)),
-	})
+	d := createDraft(t, drafts, markedPost(t, marker, timestamppb.New(time.Now().Add(2*time.Second))))
 	res, err := drafts.PublishDraft(context.Background(), connect.NewRequest(&alfv1.PublishDraftRequest{Uri: d.Uri}))
 	if err != nil {
 		t.Fatal(err)

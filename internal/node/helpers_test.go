@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"github.com/latency-fabric/alf/internal/embedded/natstest"
 	"net"
 	"net/http"
 	"sync"
@@ -13,7 +14,6 @@ import (
 	"github.com/bluesky-social/indigo/atproto/identity"
 	"github.com/latency-fabric/alf/gen/alf/v1/alfv1connect"
 	"github.com/latency-fabric/alf/internal/auth"
-	"github.com/latency-fabric/alf/internal/embedded"
 	"github.com/latency-fabric/alf/internal/node"
 	"github.com/latency-fabric/alf/internal/pdstest"
 	"github.com/latency-fabric/alf/internal/seal"
@@ -26,32 +26,12 @@ const serviceDID = "did:web:localhost%3A1986"
 // testKey seals the sessions of every test node.
 var testKey, _ = seal.NewKey()
 
-// natsServer starts an embedded nats-server for one test.
-func natsServer(t *testing.T) *embedded.Server {
-	t.Helper()
-	return natsServerAt(t, t.TempDir())
-}
-
-// natsServerAt starts an embedded nats-server on a given store directory.
-func natsServerAt(t *testing.T, dir string) *embedded.Server {
-	t.Helper()
-	srv, err := embedded.Start(embedded.Options{StoreDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	return srv
-}
-
-func connectNATS(t *testing.T, srv *embedded.Server) *nats.Conn {
-	t.Helper()
-	nc, err := srv.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
-}
+// The test servers and connections come from natstest.
+var (
+	natsServer   = natstest.Server
+	natsServerAt = natstest.ServerAt
+	connectNATS  = natstest.Conn
+)
 
 // startNode starts roles against nc resolving DIDs with dir; the gateway
 // listens on a free loopback port.

@@ -79,11 +79,7 @@ func TestSplitBinariesAgainstExternalNATS(t *testing.T) {
 	drafts := alfv1connect.NewDraftServiceClient(http.DefaultClient, base, opt)
 	connectAccount(t, u, alfv1connect.NewAccountServiceClient(http.DefaultClient, base, opt))
 	marker := fmt.Sprintf("alf split %d", time.Now().UnixNano())
-	d := createDraft(t, drafts, &alfv1.CreateDraftRequest{
-		Collection:  "app.bsky.feed.post",
-		Record:      mustStruct(t, map[string]any{"$type": "app.bsky.feed.post", "text": marker, "createdAt": "2000-01-01T00:00:00.000Z"}),
-		ScheduledAt: timestamppb.New(time.Now().Add(time.Second)),
-	})
+	d := createDraft(t, drafts, markedPost(t, marker, timestamppb.New(time.Now().Add(time.Second))))
 	awaitStatus(t, drafts, d.Uri, alfv1.DraftStatus_DRAFT_STATUS_PUBLISHED)
 	if got := countPosts(t, u.client, marker); got != 1 {
 		t.Fatalf("%d posts on the PDS, want 1", got)

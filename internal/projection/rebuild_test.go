@@ -10,7 +10,7 @@ import (
 	"time"
 
 	eventsv1 "github.com/latency-fabric/alf/gen/alf/events/v1"
-	"github.com/latency-fabric/alf/internal/embedded"
+	"github.com/latency-fabric/alf/internal/embedded/natstest"
 	"github.com/latency-fabric/alf/internal/events"
 	"github.com/latency-fabric/alf/internal/projection"
 	"github.com/nats-io/nats.go/jetstream"
@@ -19,26 +19,7 @@ import (
 
 func provisioned(t *testing.T) jetstream.JetStream {
 	t.Helper()
-	srv, err := embedded.Start(embedded.Options{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := srv.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := events.Provision(ctx, js, events.Config{}); err != nil {
-		t.Fatal(err)
-	}
-	return js
+	return natstest.Provisioned(t)
 }
 
 // feedView is a view kept current by a feed from sequence 1.

@@ -8,7 +8,7 @@ import (
 
 	eventsv1 "github.com/latency-fabric/alf/gen/alf/events/v1"
 	"github.com/latency-fabric/alf/internal/clock"
-	"github.com/latency-fabric/alf/internal/embedded"
+	"github.com/latency-fabric/alf/internal/embedded/natstest"
 	"github.com/latency-fabric/alf/internal/events"
 	"github.com/latency-fabric/alf/internal/projection"
 	"github.com/latency-fabric/alf/internal/timer"
@@ -29,24 +29,7 @@ type rig struct {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	srv, err := embedded.Start(embedded.Options{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := srv.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := events.Provision(context.Background(), js, events.Config{}); err != nil {
-		t.Fatal(err)
-	}
-	return &rig{t: t, js: js, view: projection.NewView(), clock: clock.NewFake(t0)}
+	return &rig{t: t, js: natstest.Provisioned(t), view: projection.NewView(), clock: clock.NewFake(t0)}
 }
 
 func (r *rig) start(claimTimeout time.Duration) *timer.Timer {
