@@ -57,6 +57,10 @@ func New(actor string, at time.Time, event proto.Message) *eventsv1.Envelope {
 		env.Event = &eventsv1.Envelope_DraftAttemptFailed{DraftAttemptFailed: e}
 	case *eventsv1.DraftFailed:
 		env.Event = &eventsv1.Envelope_DraftFailed{DraftFailed: e}
+	case *eventsv1.DraftUpdated:
+		env.Event = &eventsv1.Envelope_DraftUpdated{DraftUpdated: e}
+	case *eventsv1.DraftRetried:
+		env.Event = &eventsv1.Envelope_DraftRetried{DraftRetried: e}
 	case *eventsv1.AccountAuthorized:
 		env.Event = &eventsv1.Envelope_AccountAuthorized{AccountAuthorized: e}
 	case *eventsv1.AccountRevoked:

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,8 +16,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// draftMessage is the API form of a draft.
-func draftMessage(d projection.Draft) *alfv1.Draft {
+// draftMessage is the API form of a draft, for its owner.
+func (g *Gateway) draftMessage(ctx context.Context, d projection.Draft) *alfv1.Draft {
 	m := &alfv1.Draft{
 		Uri:           d.URI,
 		Cid:           d.CID,
@@ -31,6 +32,9 @@ func draftMessage(d projection.Draft) *alfv1.Draft {
 		FailureReason: d.FailureReason,
 		Attempts:      d.Attempts,
 		PublishedCid:  d.PublishedCID,
+	}
+	if g.cfg.Triggers != nil {
+		m.TriggerUrl = g.cfg.Triggers.URL(ctx, d.TriggerHash)
 	}
 	if len(d.Record) > 0 {
 		rec := new(structpb.Struct)

@@ -34,7 +34,7 @@ func (s *drafts) CreateDraft(ctx context.Context, req *connect.Request[alfv1.Cre
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&alfv1.CreateDraftResponse{Draft: draftMessage(d)}), nil
+	return connect.NewResponse(&alfv1.CreateDraftResponse{Draft: s.g.draftMessage(ctx, d)}), nil
 }
 
 func (s *drafts) GetDraft(ctx context.Context, req *connect.Request[alfv1.GetDraftRequest]) (*connect.Response[alfv1.GetDraftResponse], error) {
@@ -46,7 +46,7 @@ func (s *drafts) GetDraft(ctx context.Context, req *connect.Request[alfv1.GetDra
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&alfv1.GetDraftResponse{Draft: draftMessage(d)}), nil
+	return connect.NewResponse(&alfv1.GetDraftResponse{Draft: s.g.draftMessage(ctx, d)}), nil
 }
 
 func (s *drafts) ListDrafts(ctx context.Context, req *connect.Request[alfv1.ListDraftsRequest]) (*connect.Response[alfv1.ListDraftsResponse], error) {
@@ -68,7 +68,7 @@ func (s *drafts) ListDrafts(ctx context.Context, req *connect.Request[alfv1.List
 	}
 	out := &alfv1.ListDraftsResponse{NextPageToken: next}
 	for _, d := range rows {
-		out.Drafts = append(out.Drafts, draftMessage(d))
+		out.Drafts = append(out.Drafts, s.g.draftMessage(ctx, d))
 	}
 	return connect.NewResponse(out), nil
 }
@@ -91,7 +91,7 @@ func (s *drafts) ScheduleDraft(ctx context.Context, req *connect.Request[alfv1.S
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&alfv1.ScheduleDraftResponse{Draft: draftMessage(d)}), nil
+	return connect.NewResponse(&alfv1.ScheduleDraftResponse{Draft: s.g.draftMessage(ctx, d)}), nil
 }
 
 func (s *drafts) PublishDraft(ctx context.Context, req *connect.Request[alfv1.PublishDraftRequest]) (*connect.Response[alfv1.PublishDraftResponse], error) {
@@ -113,7 +113,7 @@ func (s *drafts) PublishDraft(ctx context.Context, req *connect.Request[alfv1.Pu
 		return nil, err
 	}
 	d = s.g.awaitOutcome(ctx, d)
-	return connect.NewResponse(&alfv1.PublishDraftResponse{Draft: draftMessage(d)}), nil
+	return connect.NewResponse(&alfv1.PublishDraftResponse{Draft: s.g.draftMessage(ctx, d)}), nil
 }
 
 func (s *drafts) CancelDraft(ctx context.Context, req *connect.Request[alfv1.CancelDraftRequest]) (*connect.Response[alfv1.CancelDraftResponse], error) {
@@ -133,7 +133,80 @@ func (s *drafts) CancelDraft(ctx context.Context, req *connect.Request[alfv1.Can
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&alfv1.CancelDraftResponse{Draft: draftMessage(d)}), nil
+	return connect.NewResponse(&alfv1.CancelDraftResponse{Draft: s.g.draftMessage(ctx, d)}), nil
+}
+
+func (s *drafts) UpdateDraft(ctx context.Context, req *connect.Request[alfv1.UpdateDraftRequest]) (*connect.Response[alfv1.UpdateDraftResponse], error) {
+	did, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if req.Msg.GetRecord() == nil && req.Msg.GetScheduledAt() == nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("give a record, a scheduled_at or both"))
+	}
+	if at := req.Msg.GetScheduledAt(); at != nil {
+		if err := at.CheckValid(); err != nil {
+			return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("scheduled_at: %w", err))
+		}
+	}
+	d, err := s.g.update(ctx, did, req.Msg.GetUri(), func(d projection.Draft) (proto.Message, error) {
+		if err := changeable(d); err != nil {
+			return nil, err
+		}
+		ev := &eventsv1.DraftUpdated{DraftId: d.ID, ScheduledAt: req.Msg.GetScheduledAt()}
+		if req.Msg.GetRecord() != nil {
+			if d.Action == eventsv1.Action_ACTION_DELETE {
+				return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("a delete takes no record"))
+			}
+			body, cid, err := parseRecord(&alfv1.CreateDraftRequest{Collection: d.Collection, Record: req.Msg.GetRecord()}, d.Action)
+			if err != nil {
+				return nil, connect.NewError(connect.CodeInvalidArgument, err)
+			}
+			ev.Record, ev.Cid = body, cid
+		}
+		return ev, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&alfv1.UpdateDraftResponse{Draft: s.g.draftMessage(ctx, d)}), nil
+}
+
+func (s *drafts) UnscheduleDraft(ctx context.Context, req *connect.Request[alfv1.UnscheduleDraftRequest]) (*connect.Response[alfv1.UnscheduleDraftResponse], error) {
+	did, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.g.update(ctx, did, req.Msg.GetUri(), func(d projection.Draft) (proto.Message, error) {
+		if d.Status == projection.StatusDraft {
+			return nil, nil
+		}
+		if err := changeable(d); err != nil {
+			return nil, err
+		}
+		return &eventsv1.DraftUnscheduled{DraftId: d.ID}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&alfv1.UnscheduleDraftResponse{Draft: s.g.draftMessage(ctx, d)}), nil
+}
+
+func (s *drafts) RetryDraft(ctx context.Context, req *connect.Request[alfv1.RetryDraftRequest]) (*connect.Response[alfv1.RetryDraftResponse], error) {
+	did, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.g.update(ctx, did, req.Msg.GetUri(), func(d projection.Draft) (proto.Message, error) {
+		if d.Status != projection.StatusFailed {
+			return nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("draft %s is %s; only failed drafts are retried", d.URI, d.Status))
+		}
+		return &eventsv1.DraftRetried{DraftId: d.ID}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&alfv1.RetryDraftResponse{Draft: s.g.draftMessage(ctx, d)}), nil
 }
 
 // changeable refuses commands on drafts that are being or have been
@@ -152,6 +225,7 @@ type newDraft struct {
 	record                []byte
 	cid                   string
 	scheduledAt           *timestamppb.Timestamp
+	trigger               bool
 }
 
 func (g *Gateway) parseNewDraft(did syntax.DID, req *alfv1.CreateDraftRequest) (newDraft, error) {
@@ -159,7 +233,7 @@ func (g *Gateway) parseNewDraft(did syntax.DID, req *alfv1.CreateDraftRequest) (
 	if err != nil {
 		return newDraft{}, fmt.Errorf("collection must be a valid NSID: %w", err)
 	}
-	nd := newDraft{collection: nsid.String(), action: action(req.GetAction())}
+	nd := newDraft{collection: nsid.String(), action: action(req.GetAction()), trigger: req.GetTrigger()}
 	if nd.rkey, err = parseRkey(req.GetRkey(), nd.action); err != nil {
 		return newDraft{}, err
 	}
@@ -228,6 +302,7 @@ func parseRecord(req *alfv1.CreateDraftRequest, a eventsv1.Action) ([]byte, stri
 // active draft is refused (after catching up with the log once); a race for
 // the same URI is decided by the log.
 func (g *Gateway) create(ctx context.Context, did syntax.DID, nd newDraft) (projection.Draft, error) {
+	var err error
 	for try := 0; ; try++ {
 		lifecycle := uint32(1)
 		if cur, ok := g.cfg.View.DraftByURI(nd.uri); ok {
@@ -244,11 +319,18 @@ func (g *Gateway) create(ctx context.Context, did syntax.DID, nd newDraft) (proj
 			lifecycle = cur.Lifecycle + 1
 		}
 		id := events.DraftID(nd.uri, lifecycle)
-		env := events.New(did.String(), g.cfg.Clock.Now(), &eventsv1.DraftCreated{
+		created := &eventsv1.DraftCreated{
 			DraftId: id, Uri: nd.uri, Did: did.String(), Collection: nd.collection, Rkey: nd.rkey,
 			Action: nd.action, Record: nd.record, Cid: nd.cid, ScheduledAt: nd.scheduledAt, Lifecycle: lifecycle,
-		})
-		seq, err := g.cfg.Store.Append(ctx, events.DraftSubject(did.String(), id), 0, env)
+		}
+		if nd.trigger {
+			if created.TriggerHash, err = g.newTrigger(ctx, id, did); err != nil {
+				return projection.Draft{}, err
+			}
+		}
+		env := events.New(did.String(), g.cfg.Clock.Now(), created)
+		var seq uint64
+		seq, err = g.cfg.Store.Append(ctx, events.DraftSubject(did.String(), id), 0, env)
 		if errors.Is(err, events.ErrConflict) && try == 0 {
 			if err := g.catchUp(ctx); err != nil {
 				return projection.Draft{}, err
@@ -263,11 +345,18 @@ func (g *Gateway) create(ctx context.Context, did syntax.DID, nd newDraft) (proj
 }
 
 // update decides a command on the caller's draft of uri and appends its
-// event at the draft's version, deciding again once on fresh state after a
-// conflict. A nil event means nothing to do.
+// event at the draft's version.
 func (g *Gateway) update(ctx context.Context, did syntax.DID, uri string, decide func(projection.Draft) (proto.Message, error)) (projection.Draft, error) {
+	find := func() (projection.Draft, error) { return g.ownDraft(did, uri) }
+	return g.change(ctx, did.String(), find, decide)
+}
+
+// change decides a command on the draft find returns and appends its event
+// at the draft's version, deciding again once on fresh state after a
+// conflict. A nil event means nothing to do.
+func (g *Gateway) change(ctx context.Context, actor string, find func() (projection.Draft, error), decide func(projection.Draft) (proto.Message, error)) (projection.Draft, error) {
 	for try := 0; ; try++ {
-		d, err := g.ownDraft(did, uri)
+		d, err := find()
 		if err != nil {
 			return projection.Draft{}, err
 		}
@@ -275,7 +364,7 @@ func (g *Gateway) update(ctx context.Context, did syntax.DID, uri string, decide
 		if err != nil || ev == nil {
 			return d, err
 		}
-		env := events.New(did.String(), g.cfg.Clock.Now(), ev)
+		env := events.New(actor, g.cfg.Clock.Now(), ev)
 		seq, err := g.cfg.Store.Append(ctx, events.DraftSubject(d.DID, d.ID), d.Version, env)
 		if errors.Is(err, events.ErrConflict) && try == 0 {
 			if err := g.catchUp(ctx); err != nil {

@@ -36,6 +36,9 @@ type Config struct {
 	Store    *events.Store
 	Verifier *auth.Verifier
 	Accounts AppPasswords
+	// Triggers keeps one-time trigger URLs; nil refuses drafts with a
+	// trigger.
+	Triggers *Triggers
 	Clock    clock.Clock  // default clock.Real
 	Log      *slog.Logger // default slog.Default()
 	// ViewTimeout bounds the wait for the projection to show a command's own
@@ -95,6 +98,7 @@ func (g *Gateway) Handler() http.Handler {
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 
 	mux.HandleFunc("GET /health", Health)
+	mux.HandleFunc("POST /triggers/{key}", g.fireTrigger)
 	return mux
 }
 

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,6 +35,12 @@ type gateway struct {
 
 func startGateway(t *testing.T) *gateway {
 	t.Helper()
+	return startNode(t, node.Roles{Gateway: true})
+}
+
+// startNode is startGateway with other roles too.
+func startNode(t *testing.T, roles node.Roles) *gateway {
+	t.Helper()
 	nc := natstest.Conn(t, natstest.Server(t))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -42,7 +49,7 @@ func startGateway(t *testing.T) *gateway {
 	g := &gateway{alice: authtest.NewIdentity(t), bob: authtest.NewIdentityP256(t)}
 	key, _ := seal.NewKey()
 	n, err := node.Start(context.Background(), node.Options{
-		Conn: nc, Roles: node.Roles{Gateway: true}, Key: key, Listener: ln,
+		Conn: nc, Roles: roles, Key: key, Listener: ln, ServiceURL: "https://alf.test",
 		ServiceDID: serviceDID, Directory: authtest.Directory(g.alice, g.bob),
 	})
 	if err != nil {
@@ -276,4 +283,113 @@ func h2cOnly() *http.Protocols {
 	p := new(http.Protocols)
 	p.SetUnencryptedHTTP2(true)
 	return p
+}
+
+func TestUpdateUnscheduleDraft(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t)
+	ctx := context.Background()
+	alice := g.drafts(t, g.alice)
+	created, err := alice.CreateDraft(ctx, connect.NewRequest(&alfv1.CreateDraftRequest{Collection: "app.bsky.feed.post", Record: post(t, "first")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri := created.Msg.Draft.Uri
+	at := timestamppb.New(time.Now().Add(time.Hour).Truncate(time.Millisecond))
+	up, err := alice.UpdateDraft(ctx, connect.NewRequest(&alfv1.UpdateDraftRequest{Uri: uri, Record: post(t, "second"), ScheduledAt: at}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := up.Msg.Draft
+	if d.Record.Fields["text"].GetStringValue() != "second" || d.Status != alfv1.DraftStatus_DRAFT_STATUS_SCHEDULED ||
+		!d.ScheduledAt.AsTime().Equal(at.AsTime()) || d.Cid == created.Msg.Draft.Cid {
+		t.Fatalf("after UpdateDraft: %v", d)
+	}
+	if _, err := alice.UpdateDraft(ctx, connect.NewRequest(&alfv1.UpdateDraftRequest{Uri: uri})); code(err) != connect.CodeInvalidArgument {
+		t.Fatalf("empty update: %v, want invalid argument", err)
+	}
+	float, _ := structpb.NewStruct(map[string]any{"$type": "app.bsky.feed.post", "n": 0.5})
+	if _, err := alice.UpdateDraft(ctx, connect.NewRequest(&alfv1.UpdateDraftRequest{Uri: uri, Record: float})); code(err) != connect.CodeInvalidArgument {
+		t.Fatalf("invalid record: %v, want invalid argument", err)
+	}
+	un, err := alice.UnscheduleDraft(ctx, connect.NewRequest(&alfv1.UnscheduleDraftRequest{Uri: uri}))
+	if err != nil || un.Msg.Draft.Status != alfv1.DraftStatus_DRAFT_STATUS_DRAFT || un.Msg.Draft.ScheduledAt != nil {
+		t.Fatalf("UnscheduleDraft: %v, %v", un, err)
+	}
+	if _, err := alice.RetryDraft(ctx, connect.NewRequest(&alfv1.RetryDraftRequest{Uri: uri})); code(err) != connect.CodeFailedPrecondition {
+		t.Fatalf("retrying a draft that did not fail: %v, want failed precondition", err)
+	}
+}
+
+// A draft that fails (here: the account never connected a session) can be
+// retried: it gets a fresh set of attempts.
+func TestRetryDraftAfterFailure(t *testing.T) {
+	t.Parallel()
+	g := startNode(t, node.All)
+	ctx := context.Background()
+	alice := g.drafts(t, g.alice)
+	created, err := alice.CreateDraft(ctx, connect.NewRequest(&alfv1.CreateDraftRequest{Collection: "app.bsky.feed.post", Record: post(t, "x")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri := created.Msg.Draft.Uri
+	pub, err := alice.PublishDraft(ctx, connect.NewRequest(&alfv1.PublishDraftRequest{Uri: uri}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := pub.Msg.Draft; d.Status != alfv1.DraftStatus_DRAFT_STATUS_FAILED || !strings.HasPrefix(d.FailureReason, "no_authorization") {
+		t.Fatalf("publish without a session: %s %q, want failed no_authorization", d.Status, d.FailureReason)
+	}
+	re, err := alice.RetryDraft(ctx, connect.NewRequest(&alfv1.RetryDraftRequest{Uri: uri}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := re.Msg.Draft; d.Status != alfv1.DraftStatus_DRAFT_STATUS_SCHEDULED || d.Attempts != 0 || d.FailureReason != "" {
+		t.Fatalf("after RetryDraft: %s, %d attempts, %q", d.Status, d.Attempts, d.FailureReason)
+	}
+}
+
+// A draft made with a trigger shows its URL to its owner only; POSTing the
+// URL of a draft that ended answers 409, an unknown key 404.
+func TestTriggerURLs(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t)
+	ctx := context.Background()
+	alice := g.drafts(t, g.alice)
+	created, err := alice.CreateDraft(ctx, connect.NewRequest(&alfv1.CreateDraftRequest{Collection: "app.bsky.feed.post", Record: post(t, "t"), Trigger: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := created.Msg.Draft.TriggerUrl
+	const prefix = "https://alf.test/triggers/"
+	if !strings.HasPrefix(url, prefix) || len(url)-len(prefix) < 26 {
+		t.Fatalf("trigger URL %q: want %s<at least 128 bits>", url, prefix)
+	}
+	got, err := alice.GetDraft(ctx, connect.NewRequest(&alfv1.GetDraftRequest{Uri: created.Msg.Draft.Uri}))
+	if err != nil || got.Msg.Draft.TriggerUrl != url {
+		t.Fatalf("GetDraft trigger URL %q (%v), want %q", got.Msg.Draft.GetTriggerUrl(), err, url)
+	}
+	if _, err := alice.CancelDraft(ctx, connect.NewRequest(&alfv1.CancelDraftRequest{Uri: created.Msg.Draft.Uri})); err != nil {
+		t.Fatal(err)
+	}
+	key := strings.TrimPrefix(url, prefix)
+	for _, tt := range []struct {
+		key    string
+		status int
+		name   string
+	}{
+		{key, http.StatusConflict, "TriggerAlreadyFired"},
+		{"nosuchkey", http.StatusNotFound, "NotFound"},
+	} {
+		resp, err := http.Post(g.base+"/triggers/"+tt.key, "application/json", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.status || body["error"] != tt.name {
+			t.Errorf("POST trigger %q: %d %v, want %d %s", tt.key, resp.StatusCode, body, tt.status, tt.name)
+		}
+	}
 }

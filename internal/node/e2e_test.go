@@ -2,7 +2,10 @@ package node_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -236,5 +239,40 @@ func TestPublishEarlyPublishesOnce(t *testing.T) {
 	}
 	if got := getDraft(t, drafts, d.Uri); got.Attempts != 1 {
 		t.Fatalf("%d attempts, want 1", got.Attempts)
+	}
+}
+
+// A trigger URL publishes its draft once: 200 with the URI, then 409.
+func TestTriggerPublishesOnce(t *testing.T) {
+	t.Parallel()
+	h := pdstest.Load(t)
+	n := startNode(t, connectNATS(t, natsServer(t)), auth.NewDirectory(h.PLCURL, nil), node.All, nil)
+	u := signIn(t, h, 2)
+	drafts, accounts := u.clients(n)
+	connectAccount(t, u, accounts)
+
+	marker := fmt.Sprintf("alf trigger %d", time.Now().UnixNano())
+	req := markedPost(t, marker, nil)
+	req.Trigger = true
+	d := createDraft(t, drafts, req)
+	key := d.TriggerUrl[strings.LastIndex(d.TriggerUrl, "/")+1:]
+	fire := func() (int, map[string]any) {
+		resp, err := http.Post("http://"+n.Addr()+"/triggers/"+key, "application/json", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode, body
+	}
+	if status, body := fire(); status != http.StatusOK || body["published"] != true || body["uri"] != d.Uri {
+		t.Fatalf("first fire: %d %v", status, body)
+	}
+	if status, body := fire(); status != http.StatusConflict || body["error"] != "TriggerAlreadyFired" {
+		t.Fatalf("second fire: %d %v, want 409 TriggerAlreadyFired", status, body)
+	}
+	if got := countPosts(t, u.client, marker); got != 1 {
+		t.Fatalf("%d posts, want 1", got)
 	}
 }

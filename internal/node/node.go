@@ -48,6 +48,8 @@ type Options struct {
 	Key seal.Key
 	// ServiceDID is the aud that inbound service-auth tokens must carry.
 	ServiceDID string
+	// ServiceURL is alf's public base URL (trigger URLs start with it).
+	ServiceURL string
 	// Directory resolves DIDs (inbound auth, PDS discovery).
 	Directory identity.Directory
 	// Listener serves HTTP (the gateway's APIs when it runs, and /health
@@ -109,6 +111,9 @@ func withDefaults(o Options) Options {
 	}
 	if o.Log == nil {
 		o.Log = slog.Default()
+	}
+	if o.ServiceURL == "" {
+		o.ServiceURL = "http://localhost:1986"
 	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 30 * time.Second}
@@ -184,11 +189,16 @@ func (n *Node) serve(sessions *pds.Sessions) error {
 	}
 	mux := http.NewServeMux()
 	if o.Roles.Gateway {
+		kv, err := n.store.JetStream().KeyValue(context.Background(), events.BucketTriggers)
+		if err != nil {
+			return fmt.Errorf("triggers bucket: %w", err)
+		}
 		gw := gateway.New(gateway.Config{
 			View:     n.view,
 			Store:    n.store,
 			Verifier: auth.NewVerifier(o.ServiceDID, o.Directory),
 			Accounts: sessions,
+			Triggers: gateway.NewTriggers(kv, o.Key, o.ServiceURL),
 			Clock:    o.Clock,
 			Log:      o.Log.With("role", "gateway"),
 		})

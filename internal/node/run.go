@@ -25,6 +25,7 @@ func Logger(level slog.Level) *slog.Logger {
 func FromConfig(cfg config.Config, key seal.Key, nc *nats.Conn, roles Roles, log *slog.Logger) Options {
 	o := withDefaults(Options{Conn: nc, Roles: roles, Key: key, Log: log})
 	o.ServiceDID = cfg.ServiceDID
+	o.ServiceURL = cfg.ServiceURL
 	o.Directory = auth.NewDirectory(cfg.PLCRoot, o.HTTPClient)
 	o.Addr = ":" + strconv.Itoa(cfg.Port)
 	return o

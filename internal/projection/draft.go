@@ -57,6 +57,10 @@ type Draft struct {
 	Record     []byte // the client's JSON; nil for deletes
 	CID        string
 	Lifecycle  uint32
+	// TriggerHash is the HMAC of the draft's trigger key ("" without one);
+	// TriggerFired is set once the trigger was used.
+	TriggerHash  string
+	TriggerFired bool
 
 	Status      Status
 	ScheduledAt time.Time // when it is (or was last) due; zero when never scheduled
@@ -89,6 +93,13 @@ func Fold(d Draft, ev events.Event) Draft {
 	switch e := env.Event.(type) {
 	case *eventsv1.Envelope_DraftCreated:
 		d = created(e.DraftCreated, at)
+	case *eventsv1.Envelope_DraftUpdated:
+		d = updated(d, e.DraftUpdated)
+	case *eventsv1.Envelope_DraftRetried:
+		d.Status = StatusScheduled
+		d.DueAt = at
+		d.Attempts = 0
+		d.FailureReason = ""
 	case *eventsv1.Envelope_DraftScheduled:
 		d.Status = StatusScheduled
 		d.ScheduledAt = e.DraftScheduled.GetScheduledAt().AsTime()
@@ -102,6 +113,7 @@ func Fold(d Draft, ev events.Event) Draft {
 	case *eventsv1.Envelope_DraftPublishRequested:
 		d.Status = StatusScheduled
 		d.DueAt = at
+		d.TriggerFired = d.TriggerFired || e.DraftPublishRequested.GetTrigger()
 	case *eventsv1.Envelope_DraftPublishing:
 		d = claimed(d, e.DraftPublishing, at)
 	case *eventsv1.Envelope_DraftPublished:
@@ -131,17 +143,30 @@ func Fold(d Draft, ev events.Event) Draft {
 
 func created(e *eventsv1.DraftCreated, at time.Time) Draft {
 	d := Draft{
-		ID:         e.GetDraftId(),
-		URI:        e.GetUri(),
-		DID:        e.GetDid(),
-		Collection: e.GetCollection(),
-		Rkey:       e.GetRkey(),
-		Action:     e.GetAction(),
-		Record:     e.GetRecord(),
-		CID:        e.GetCid(),
-		Lifecycle:  e.GetLifecycle(),
-		Status:     StatusDraft,
-		CreatedAt:  at,
+		ID:          e.GetDraftId(),
+		URI:         e.GetUri(),
+		DID:         e.GetDid(),
+		Collection:  e.GetCollection(),
+		Rkey:        e.GetRkey(),
+		Action:      e.GetAction(),
+		Record:      e.GetRecord(),
+		CID:         e.GetCid(),
+		Lifecycle:   e.GetLifecycle(),
+		TriggerHash: e.GetTriggerHash(),
+		Status:      StatusDraft,
+		CreatedAt:   at,
+	}
+	if e.ScheduledAt != nil {
+		d.Status = StatusScheduled
+		d.ScheduledAt = e.GetScheduledAt().AsTime()
+		d.DueAt = d.ScheduledAt
+	}
+	return d
+}
+
+func updated(d Draft, e *eventsv1.DraftUpdated) Draft {
+	if len(e.GetRecord()) > 0 {
+		d.Record, d.CID = e.GetRecord(), e.GetCid()
 	}
 	if e.ScheduledAt != nil {
 		d.Status = StatusScheduled

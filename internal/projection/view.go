@@ -137,6 +137,10 @@ func draftID(env *eventsv1.Envelope) string {
 		return e.DraftAttemptFailed.GetDraftId()
 	case *eventsv1.Envelope_DraftFailed:
 		return e.DraftFailed.GetDraftId()
+	case *eventsv1.Envelope_DraftUpdated:
+		return e.DraftUpdated.GetDraftId()
+	case *eventsv1.Envelope_DraftRetried:
+		return e.DraftRetried.GetDraftId()
 	}
 	return ""
 }

@@ -170,7 +170,9 @@ type Draft struct {
 	// Publish attempts made so far.
 	Attempts uint32 `protobuf:"varint,13,opt,name=attempts,proto3" json:"attempts,omitempty"`
 	// CID of the record as written to the PDS (createdAt is the write time).
-	PublishedCid  string `protobuf:"bytes,14,opt,name=published_cid,json=publishedCid,proto3" json:"published_cid,omitempty"`
+	PublishedCid string `protobuf:"bytes,14,opt,name=published_cid,json=publishedCid,proto3" json:"published_cid,omitempty"`
+	// The one-time URL that publishes the draft when POSTed, if it has one.
+	TriggerUrl    string `protobuf:"bytes,15,opt,name=trigger_url,json=triggerUrl,proto3" json:"trigger_url,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -303,6 +305,13 @@ func (x *Draft) GetPublishedCid() string {
 	return ""
 }
 
+func (x *Draft) GetTriggerUrl() string {
+	if x != nil {
+		return x.TriggerUrl
+	}
+	return ""
+}
+
 type CreateDraftRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// NSID of the record's collection, e.g. app.bsky.feed.post.
@@ -314,7 +323,9 @@ type CreateDraftRequest struct {
 	// The record (not for deletes).
 	Record *structpb.Struct `protobuf:"bytes,4,opt,name=record,proto3" json:"record,omitempty"`
 	// When to publish; unset keeps an unscheduled draft.
-	ScheduledAt   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=scheduled_at,json=scheduledAt,proto3" json:"scheduled_at,omitempty"`
+	ScheduledAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=scheduled_at,json=scheduledAt,proto3" json:"scheduled_at,omitempty"`
+	// Also create a one-time trigger URL that publishes the draft when POSTed.
+	Trigger       bool `protobuf:"varint,6,opt,name=trigger,proto3" json:"trigger,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -382,6 +393,13 @@ func (x *CreateDraftRequest) GetScheduledAt() *timestamppb.Timestamp {
 		return x.ScheduledAt
 	}
 	return nil
+}
+
+func (x *CreateDraftRequest) GetTrigger() bool {
+	if x != nil {
+		return x.Trigger
+	}
+	return false
 }
 
 type CreateDraftResponse struct {
@@ -902,11 +920,293 @@ func (x *CancelDraftResponse) GetDraft() *Draft {
 	return nil
 }
 
+type UpdateDraftRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Uri   string                 `protobuf:"bytes,1,opt,name=uri,proto3" json:"uri,omitempty"`
+	// The new record; unset keeps the current one.
+	Record *structpb.Struct `protobuf:"bytes,2,opt,name=record,proto3" json:"record,omitempty"`
+	// The new publish time; unset keeps the current one.
+	ScheduledAt   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=scheduled_at,json=scheduledAt,proto3" json:"scheduled_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateDraftRequest) Reset() {
+	*x = UpdateDraftRequest{}
+	mi := &file_alf_v1_draft_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateDraftRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateDraftRequest) ProtoMessage() {}
+
+func (x *UpdateDraftRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_v1_draft_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateDraftRequest.ProtoReflect.Descriptor instead.
+func (*UpdateDraftRequest) Descriptor() ([]byte, []int) {
+	return file_alf_v1_draft_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *UpdateDraftRequest) GetUri() string {
+	if x != nil {
+		return x.Uri
+	}
+	return ""
+}
+
+func (x *UpdateDraftRequest) GetRecord() *structpb.Struct {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *UpdateDraftRequest) GetScheduledAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ScheduledAt
+	}
+	return nil
+}
+
+type UpdateDraftResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Draft         *Draft                 `protobuf:"bytes,1,opt,name=draft,proto3" json:"draft,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateDraftResponse) Reset() {
+	*x = UpdateDraftResponse{}
+	mi := &file_alf_v1_draft_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateDraftResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateDraftResponse) ProtoMessage() {}
+
+func (x *UpdateDraftResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_v1_draft_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateDraftResponse.ProtoReflect.Descriptor instead.
+func (*UpdateDraftResponse) Descriptor() ([]byte, []int) {
+	return file_alf_v1_draft_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *UpdateDraftResponse) GetDraft() *Draft {
+	if x != nil {
+		return x.Draft
+	}
+	return nil
+}
+
+type UnscheduleDraftRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Uri           string                 `protobuf:"bytes,1,opt,name=uri,proto3" json:"uri,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnscheduleDraftRequest) Reset() {
+	*x = UnscheduleDraftRequest{}
+	mi := &file_alf_v1_draft_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnscheduleDraftRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnscheduleDraftRequest) ProtoMessage() {}
+
+func (x *UnscheduleDraftRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_v1_draft_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnscheduleDraftRequest.ProtoReflect.Descriptor instead.
+func (*UnscheduleDraftRequest) Descriptor() ([]byte, []int) {
+	return file_alf_v1_draft_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *UnscheduleDraftRequest) GetUri() string {
+	if x != nil {
+		return x.Uri
+	}
+	return ""
+}
+
+type UnscheduleDraftResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Draft         *Draft                 `protobuf:"bytes,1,opt,name=draft,proto3" json:"draft,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnscheduleDraftResponse) Reset() {
+	*x = UnscheduleDraftResponse{}
+	mi := &file_alf_v1_draft_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnscheduleDraftResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnscheduleDraftResponse) ProtoMessage() {}
+
+func (x *UnscheduleDraftResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_v1_draft_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnscheduleDraftResponse.ProtoReflect.Descriptor instead.
+func (*UnscheduleDraftResponse) Descriptor() ([]byte, []int) {
+	return file_alf_v1_draft_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *UnscheduleDraftResponse) GetDraft() *Draft {
+	if x != nil {
+		return x.Draft
+	}
+	return nil
+}
+
+type RetryDraftRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Uri           string                 `protobuf:"bytes,1,opt,name=uri,proto3" json:"uri,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryDraftRequest) Reset() {
+	*x = RetryDraftRequest{}
+	mi := &file_alf_v1_draft_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryDraftRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryDraftRequest) ProtoMessage() {}
+
+func (x *RetryDraftRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_v1_draft_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryDraftRequest.ProtoReflect.Descriptor instead.
+func (*RetryDraftRequest) Descriptor() ([]byte, []int) {
+	return file_alf_v1_draft_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *RetryDraftRequest) GetUri() string {
+	if x != nil {
+		return x.Uri
+	}
+	return ""
+}
+
+type RetryDraftResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Draft         *Draft                 `protobuf:"bytes,1,opt,name=draft,proto3" json:"draft,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryDraftResponse) Reset() {
+	*x = RetryDraftResponse{}
+	mi := &file_alf_v1_draft_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryDraftResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryDraftResponse) ProtoMessage() {}
+
+func (x *RetryDraftResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_v1_draft_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryDraftResponse.ProtoReflect.Descriptor instead.
+func (*RetryDraftResponse) Descriptor() ([]byte, []int) {
+	return file_alf_v1_draft_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *RetryDraftResponse) GetDraft() *Draft {
+	if x != nil {
+		return x.Draft
+	}
+	return nil
+}
+
 var File_alf_v1_draft_proto protoreflect.FileDescriptor
 
 const file_alf_v1_draft_proto_rawDesc = "" +
 	"\n" +
-	"\x12alf/v1/draft.proto\x12\x06alf.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc6\x04\n" +
+	"\x12alf/v1/draft.proto\x12\x06alf.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe7\x04\n" +
 	"\x05Draft\x12\x10\n" +
 	"\x03uri\x18\x01 \x01(\tR\x03uri\x12\x10\n" +
 	"\x03cid\x18\x02 \x01(\tR\x03cid\x12\x1e\n" +
@@ -926,7 +1226,9 @@ const file_alf_v1_draft_proto_rawDesc = "" +
 	"\x0efailure_reason\x18\v \x01(\tR\rfailureReason\x12/\n" +
 	"\x06record\x18\f \x01(\v2\x17.google.protobuf.StructR\x06record\x12\x1a\n" +
 	"\battempts\x18\r \x01(\rR\battempts\x12#\n" +
-	"\rpublished_cid\x18\x0e \x01(\tR\fpublishedCid\"\xe5\x01\n" +
+	"\rpublished_cid\x18\x0e \x01(\tR\fpublishedCid\x12\x1f\n" +
+	"\vtrigger_url\x18\x0f \x01(\tR\n" +
+	"triggerUrl\"\xff\x01\n" +
 	"\x12CreateDraftRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -934,7 +1236,8 @@ const file_alf_v1_draft_proto_rawDesc = "" +
 	"\x04rkey\x18\x02 \x01(\tR\x04rkey\x12+\n" +
 	"\x06action\x18\x03 \x01(\x0e2\x13.alf.v1.DraftActionR\x06action\x12/\n" +
 	"\x06record\x18\x04 \x01(\v2\x17.google.protobuf.StructR\x06record\x12=\n" +
-	"\fscheduled_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vscheduledAt\":\n" +
+	"\fscheduled_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vscheduledAt\x12\x18\n" +
+	"\atrigger\x18\x06 \x01(\bR\atrigger\":\n" +
 	"\x13CreateDraftResponse\x12#\n" +
 	"\x05draft\x18\x01 \x01(\v2\r.alf.v1.DraftR\x05draft\"#\n" +
 	"\x0fGetDraftRequest\x12\x10\n" +
@@ -961,6 +1264,20 @@ const file_alf_v1_draft_proto_rawDesc = "" +
 	"\x12CancelDraftRequest\x12\x10\n" +
 	"\x03uri\x18\x01 \x01(\tR\x03uri\":\n" +
 	"\x13CancelDraftResponse\x12#\n" +
+	"\x05draft\x18\x01 \x01(\v2\r.alf.v1.DraftR\x05draft\"\x96\x01\n" +
+	"\x12UpdateDraftRequest\x12\x10\n" +
+	"\x03uri\x18\x01 \x01(\tR\x03uri\x12/\n" +
+	"\x06record\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x06record\x12=\n" +
+	"\fscheduled_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vscheduledAt\":\n" +
+	"\x13UpdateDraftResponse\x12#\n" +
+	"\x05draft\x18\x01 \x01(\v2\r.alf.v1.DraftR\x05draft\"*\n" +
+	"\x16UnscheduleDraftRequest\x12\x10\n" +
+	"\x03uri\x18\x01 \x01(\tR\x03uri\">\n" +
+	"\x17UnscheduleDraftResponse\x12#\n" +
+	"\x05draft\x18\x01 \x01(\v2\r.alf.v1.DraftR\x05draft\"%\n" +
+	"\x11RetryDraftRequest\x12\x10\n" +
+	"\x03uri\x18\x01 \x01(\tR\x03uri\"9\n" +
+	"\x12RetryDraftResponse\x12#\n" +
 	"\x05draft\x18\x01 \x01(\v2\r.alf.v1.DraftR\x05draft*s\n" +
 	"\vDraftAction\x12\x1c\n" +
 	"\x18DRAFT_ACTION_UNSPECIFIED\x10\x00\x12\x17\n" +
@@ -974,7 +1291,7 @@ const file_alf_v1_draft_proto_rawDesc = "" +
 	"\x17DRAFT_STATUS_PUBLISHING\x10\x03\x12\x1a\n" +
 	"\x16DRAFT_STATUS_PUBLISHED\x10\x04\x12\x17\n" +
 	"\x13DRAFT_STATUS_FAILED\x10\x05\x12\x1a\n" +
-	"\x16DRAFT_STATUS_CANCELLED\x10\x062\xc5\x03\n" +
+	"\x16DRAFT_STATUS_CANCELLED\x10\x062\xa6\x05\n" +
 	"\fDraftService\x12F\n" +
 	"\vCreateDraft\x12\x1a.alf.v1.CreateDraftRequest\x1a\x1b.alf.v1.CreateDraftResponse\x12B\n" +
 	"\bGetDraft\x12\x17.alf.v1.GetDraftRequest\x1a\x18.alf.v1.GetDraftResponse\"\x03\x90\x02\x01\x12H\n" +
@@ -982,7 +1299,11 @@ const file_alf_v1_draft_proto_rawDesc = "" +
 	"ListDrafts\x12\x19.alf.v1.ListDraftsRequest\x1a\x1a.alf.v1.ListDraftsResponse\"\x03\x90\x02\x01\x12L\n" +
 	"\rScheduleDraft\x12\x1c.alf.v1.ScheduleDraftRequest\x1a\x1d.alf.v1.ScheduleDraftResponse\x12I\n" +
 	"\fPublishDraft\x12\x1b.alf.v1.PublishDraftRequest\x1a\x1c.alf.v1.PublishDraftResponse\x12F\n" +
-	"\vCancelDraft\x12\x1a.alf.v1.CancelDraftRequest\x1a\x1b.alf.v1.CancelDraftResponseB\x81\x01\n" +
+	"\vCancelDraft\x12\x1a.alf.v1.CancelDraftRequest\x1a\x1b.alf.v1.CancelDraftResponse\x12F\n" +
+	"\vUpdateDraft\x12\x1a.alf.v1.UpdateDraftRequest\x1a\x1b.alf.v1.UpdateDraftResponse\x12R\n" +
+	"\x0fUnscheduleDraft\x12\x1e.alf.v1.UnscheduleDraftRequest\x1a\x1f.alf.v1.UnscheduleDraftResponse\x12C\n" +
+	"\n" +
+	"RetryDraft\x12\x19.alf.v1.RetryDraftRequest\x1a\x1a.alf.v1.RetryDraftResponseB\x81\x01\n" +
 	"\n" +
 	"com.alf.v1B\n" +
 	"DraftProtoP\x01Z.github.com/latency-fabric/alf/gen/alf/v1;alfv1\xa2\x02\x03AXX\xaa\x02\x06Alf.V1\xca\x02\x06Alf\\V1\xe2\x02\x12Alf\\V1\\GPBMetadata\xea\x02\aAlf::V1b\x06proto3"
@@ -1000,62 +1321,79 @@ func file_alf_v1_draft_proto_rawDescGZIP() []byte {
 }
 
 var file_alf_v1_draft_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_alf_v1_draft_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_alf_v1_draft_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_alf_v1_draft_proto_goTypes = []any{
-	(DraftAction)(0),              // 0: alf.v1.DraftAction
-	(DraftStatus)(0),              // 1: alf.v1.DraftStatus
-	(*Draft)(nil),                 // 2: alf.v1.Draft
-	(*CreateDraftRequest)(nil),    // 3: alf.v1.CreateDraftRequest
-	(*CreateDraftResponse)(nil),   // 4: alf.v1.CreateDraftResponse
-	(*GetDraftRequest)(nil),       // 5: alf.v1.GetDraftRequest
-	(*GetDraftResponse)(nil),      // 6: alf.v1.GetDraftResponse
-	(*ListDraftsRequest)(nil),     // 7: alf.v1.ListDraftsRequest
-	(*ListDraftsResponse)(nil),    // 8: alf.v1.ListDraftsResponse
-	(*ScheduleDraftRequest)(nil),  // 9: alf.v1.ScheduleDraftRequest
-	(*ScheduleDraftResponse)(nil), // 10: alf.v1.ScheduleDraftResponse
-	(*PublishDraftRequest)(nil),   // 11: alf.v1.PublishDraftRequest
-	(*PublishDraftResponse)(nil),  // 12: alf.v1.PublishDraftResponse
-	(*CancelDraftRequest)(nil),    // 13: alf.v1.CancelDraftRequest
-	(*CancelDraftResponse)(nil),   // 14: alf.v1.CancelDraftResponse
-	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),       // 16: google.protobuf.Struct
+	(DraftAction)(0),                // 0: alf.v1.DraftAction
+	(DraftStatus)(0),                // 1: alf.v1.DraftStatus
+	(*Draft)(nil),                   // 2: alf.v1.Draft
+	(*CreateDraftRequest)(nil),      // 3: alf.v1.CreateDraftRequest
+	(*CreateDraftResponse)(nil),     // 4: alf.v1.CreateDraftResponse
+	(*GetDraftRequest)(nil),         // 5: alf.v1.GetDraftRequest
+	(*GetDraftResponse)(nil),        // 6: alf.v1.GetDraftResponse
+	(*ListDraftsRequest)(nil),       // 7: alf.v1.ListDraftsRequest
+	(*ListDraftsResponse)(nil),      // 8: alf.v1.ListDraftsResponse
+	(*ScheduleDraftRequest)(nil),    // 9: alf.v1.ScheduleDraftRequest
+	(*ScheduleDraftResponse)(nil),   // 10: alf.v1.ScheduleDraftResponse
+	(*PublishDraftRequest)(nil),     // 11: alf.v1.PublishDraftRequest
+	(*PublishDraftResponse)(nil),    // 12: alf.v1.PublishDraftResponse
+	(*CancelDraftRequest)(nil),      // 13: alf.v1.CancelDraftRequest
+	(*CancelDraftResponse)(nil),     // 14: alf.v1.CancelDraftResponse
+	(*UpdateDraftRequest)(nil),      // 15: alf.v1.UpdateDraftRequest
+	(*UpdateDraftResponse)(nil),     // 16: alf.v1.UpdateDraftResponse
+	(*UnscheduleDraftRequest)(nil),  // 17: alf.v1.UnscheduleDraftRequest
+	(*UnscheduleDraftResponse)(nil), // 18: alf.v1.UnscheduleDraftResponse
+	(*RetryDraftRequest)(nil),       // 19: alf.v1.RetryDraftRequest
+	(*RetryDraftResponse)(nil),      // 20: alf.v1.RetryDraftResponse
+	(*timestamppb.Timestamp)(nil),   // 21: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),         // 22: google.protobuf.Struct
 }
 var file_alf_v1_draft_proto_depIdxs = []int32{
 	0,  // 0: alf.v1.Draft.action:type_name -> alf.v1.DraftAction
 	1,  // 1: alf.v1.Draft.status:type_name -> alf.v1.DraftStatus
-	15, // 2: alf.v1.Draft.scheduled_at:type_name -> google.protobuf.Timestamp
-	15, // 3: alf.v1.Draft.created_at:type_name -> google.protobuf.Timestamp
-	15, // 4: alf.v1.Draft.updated_at:type_name -> google.protobuf.Timestamp
-	15, // 5: alf.v1.Draft.published_at:type_name -> google.protobuf.Timestamp
-	16, // 6: alf.v1.Draft.record:type_name -> google.protobuf.Struct
+	21, // 2: alf.v1.Draft.scheduled_at:type_name -> google.protobuf.Timestamp
+	21, // 3: alf.v1.Draft.created_at:type_name -> google.protobuf.Timestamp
+	21, // 4: alf.v1.Draft.updated_at:type_name -> google.protobuf.Timestamp
+	21, // 5: alf.v1.Draft.published_at:type_name -> google.protobuf.Timestamp
+	22, // 6: alf.v1.Draft.record:type_name -> google.protobuf.Struct
 	0,  // 7: alf.v1.CreateDraftRequest.action:type_name -> alf.v1.DraftAction
-	16, // 8: alf.v1.CreateDraftRequest.record:type_name -> google.protobuf.Struct
-	15, // 9: alf.v1.CreateDraftRequest.scheduled_at:type_name -> google.protobuf.Timestamp
+	22, // 8: alf.v1.CreateDraftRequest.record:type_name -> google.protobuf.Struct
+	21, // 9: alf.v1.CreateDraftRequest.scheduled_at:type_name -> google.protobuf.Timestamp
 	2,  // 10: alf.v1.CreateDraftResponse.draft:type_name -> alf.v1.Draft
 	2,  // 11: alf.v1.GetDraftResponse.draft:type_name -> alf.v1.Draft
 	1,  // 12: alf.v1.ListDraftsRequest.status:type_name -> alf.v1.DraftStatus
 	2,  // 13: alf.v1.ListDraftsResponse.drafts:type_name -> alf.v1.Draft
-	15, // 14: alf.v1.ScheduleDraftRequest.scheduled_at:type_name -> google.protobuf.Timestamp
+	21, // 14: alf.v1.ScheduleDraftRequest.scheduled_at:type_name -> google.protobuf.Timestamp
 	2,  // 15: alf.v1.ScheduleDraftResponse.draft:type_name -> alf.v1.Draft
 	2,  // 16: alf.v1.PublishDraftResponse.draft:type_name -> alf.v1.Draft
 	2,  // 17: alf.v1.CancelDraftResponse.draft:type_name -> alf.v1.Draft
-	3,  // 18: alf.v1.DraftService.CreateDraft:input_type -> alf.v1.CreateDraftRequest
-	5,  // 19: alf.v1.DraftService.GetDraft:input_type -> alf.v1.GetDraftRequest
-	7,  // 20: alf.v1.DraftService.ListDrafts:input_type -> alf.v1.ListDraftsRequest
-	9,  // 21: alf.v1.DraftService.ScheduleDraft:input_type -> alf.v1.ScheduleDraftRequest
-	11, // 22: alf.v1.DraftService.PublishDraft:input_type -> alf.v1.PublishDraftRequest
-	13, // 23: alf.v1.DraftService.CancelDraft:input_type -> alf.v1.CancelDraftRequest
-	4,  // 24: alf.v1.DraftService.CreateDraft:output_type -> alf.v1.CreateDraftResponse
-	6,  // 25: alf.v1.DraftService.GetDraft:output_type -> alf.v1.GetDraftResponse
-	8,  // 26: alf.v1.DraftService.ListDrafts:output_type -> alf.v1.ListDraftsResponse
-	10, // 27: alf.v1.DraftService.ScheduleDraft:output_type -> alf.v1.ScheduleDraftResponse
-	12, // 28: alf.v1.DraftService.PublishDraft:output_type -> alf.v1.PublishDraftResponse
-	14, // 29: alf.v1.DraftService.CancelDraft:output_type -> alf.v1.CancelDraftResponse
-	24, // [24:30] is the sub-list for method output_type
-	18, // [18:24] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	22, // 18: alf.v1.UpdateDraftRequest.record:type_name -> google.protobuf.Struct
+	21, // 19: alf.v1.UpdateDraftRequest.scheduled_at:type_name -> google.protobuf.Timestamp
+	2,  // 20: alf.v1.UpdateDraftResponse.draft:type_name -> alf.v1.Draft
+	2,  // 21: alf.v1.UnscheduleDraftResponse.draft:type_name -> alf.v1.Draft
+	2,  // 22: alf.v1.RetryDraftResponse.draft:type_name -> alf.v1.Draft
+	3,  // 23: alf.v1.DraftService.CreateDraft:input_type -> alf.v1.CreateDraftRequest
+	5,  // 24: alf.v1.DraftService.GetDraft:input_type -> alf.v1.GetDraftRequest
+	7,  // 25: alf.v1.DraftService.ListDrafts:input_type -> alf.v1.ListDraftsRequest
+	9,  // 26: alf.v1.DraftService.ScheduleDraft:input_type -> alf.v1.ScheduleDraftRequest
+	11, // 27: alf.v1.DraftService.PublishDraft:input_type -> alf.v1.PublishDraftRequest
+	13, // 28: alf.v1.DraftService.CancelDraft:input_type -> alf.v1.CancelDraftRequest
+	15, // 29: alf.v1.DraftService.UpdateDraft:input_type -> alf.v1.UpdateDraftRequest
+	17, // 30: alf.v1.DraftService.UnscheduleDraft:input_type -> alf.v1.UnscheduleDraftRequest
+	19, // 31: alf.v1.DraftService.RetryDraft:input_type -> alf.v1.RetryDraftRequest
+	4,  // 32: alf.v1.DraftService.CreateDraft:output_type -> alf.v1.CreateDraftResponse
+	6,  // 33: alf.v1.DraftService.GetDraft:output_type -> alf.v1.GetDraftResponse
+	8,  // 34: alf.v1.DraftService.ListDrafts:output_type -> alf.v1.ListDraftsResponse
+	10, // 35: alf.v1.DraftService.ScheduleDraft:output_type -> alf.v1.ScheduleDraftResponse
+	12, // 36: alf.v1.DraftService.PublishDraft:output_type -> alf.v1.PublishDraftResponse
+	14, // 37: alf.v1.DraftService.CancelDraft:output_type -> alf.v1.CancelDraftResponse
+	16, // 38: alf.v1.DraftService.UpdateDraft:output_type -> alf.v1.UpdateDraftResponse
+	18, // 39: alf.v1.DraftService.UnscheduleDraft:output_type -> alf.v1.UnscheduleDraftResponse
+	20, // 40: alf.v1.DraftService.RetryDraft:output_type -> alf.v1.RetryDraftResponse
+	32, // [32:41] is the sub-list for method output_type
+	23, // [23:32] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_alf_v1_draft_proto_init() }
@@ -1069,7 +1407,7 @@ func file_alf_v1_draft_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_alf_v1_draft_proto_rawDesc), len(file_alf_v1_draft_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   13,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

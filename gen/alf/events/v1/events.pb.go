@@ -151,6 +151,8 @@ type Envelope struct {
 	//	*Envelope_DraftPublished
 	//	*Envelope_DraftAttemptFailed
 	//	*Envelope_DraftFailed
+	//	*Envelope_DraftUpdated
+	//	*Envelope_DraftRetried
 	//	*Envelope_AccountAuthorized
 	//	*Envelope_AccountRevoked
 	Event         isEnvelope_Event `protobuf_oneof:"event"`
@@ -297,6 +299,24 @@ func (x *Envelope) GetDraftFailed() *DraftFailed {
 	return nil
 }
 
+func (x *Envelope) GetDraftUpdated() *DraftUpdated {
+	if x != nil {
+		if x, ok := x.Event.(*Envelope_DraftUpdated); ok {
+			return x.DraftUpdated
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetDraftRetried() *DraftRetried {
+	if x != nil {
+		if x, ok := x.Event.(*Envelope_DraftRetried); ok {
+			return x.DraftRetried
+		}
+	}
+	return nil
+}
+
 func (x *Envelope) GetAccountAuthorized() *AccountAuthorized {
 	if x != nil {
 		if x, ok := x.Event.(*Envelope_AccountAuthorized); ok {
@@ -355,6 +375,14 @@ type Envelope_DraftFailed struct {
 	DraftFailed *DraftFailed `protobuf:"bytes,18,opt,name=draft_failed,json=draftFailed,proto3,oneof"`
 }
 
+type Envelope_DraftUpdated struct {
+	DraftUpdated *DraftUpdated `protobuf:"bytes,19,opt,name=draft_updated,json=draftUpdated,proto3,oneof"`
+}
+
+type Envelope_DraftRetried struct {
+	DraftRetried *DraftRetried `protobuf:"bytes,20,opt,name=draft_retried,json=draftRetried,proto3,oneof"`
+}
+
 type Envelope_AccountAuthorized struct {
 	AccountAuthorized *AccountAuthorized `protobuf:"bytes,40,opt,name=account_authorized,json=accountAuthorized,proto3,oneof"`
 }
@@ -381,6 +409,10 @@ func (*Envelope_DraftAttemptFailed) isEnvelope_Event() {}
 
 func (*Envelope_DraftFailed) isEnvelope_Event() {}
 
+func (*Envelope_DraftUpdated) isEnvelope_Event() {}
+
+func (*Envelope_DraftRetried) isEnvelope_Event() {}
+
 func (*Envelope_AccountAuthorized) isEnvelope_Event() {}
 
 func (*Envelope_AccountRevoked) isEnvelope_Event() {}
@@ -403,7 +435,10 @@ type DraftCreated struct {
 	// When to publish; unset keeps the draft unscheduled.
 	ScheduledAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=scheduled_at,json=scheduledAt,proto3" json:"scheduled_at,omitempty"`
 	// 1 for the first draft of a URI, one more for each later draft of it.
-	Lifecycle     uint32 `protobuf:"varint,10,opt,name=lifecycle,proto3" json:"lifecycle,omitempty"`
+	Lifecycle uint32 `protobuf:"varint,10,opt,name=lifecycle,proto3" json:"lifecycle,omitempty"`
+	// HMAC-SHA256 (hex, keyed with ENCRYPTION_KEY) of the draft's one-time
+	// trigger key; empty without a trigger. The key itself is never logged.
+	TriggerHash   string `protobuf:"bytes,11,opt,name=trigger_hash,json=triggerHash,proto3" json:"trigger_hash,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -508,6 +543,131 @@ func (x *DraftCreated) GetLifecycle() uint32 {
 	return 0
 }
 
+func (x *DraftCreated) GetTriggerHash() string {
+	if x != nil {
+		return x.TriggerHash
+	}
+	return ""
+}
+
+// DraftUpdated replaces the record and/or the publish time of a draft that
+// has not been published, in one step.
+type DraftUpdated struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	DraftId string                 `protobuf:"bytes,1,opt,name=draft_id,json=draftId,proto3" json:"draft_id,omitempty"`
+	// The new record as the client's JSON bytes; empty keeps the record.
+	Record []byte `protobuf:"bytes,2,opt,name=record,proto3" json:"record,omitempty"`
+	// DAG-CBOR CID of record.
+	Cid string `protobuf:"bytes,3,opt,name=cid,proto3" json:"cid,omitempty"`
+	// The new publish time; unset keeps the schedule as it is.
+	ScheduledAt   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=scheduled_at,json=scheduledAt,proto3" json:"scheduled_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DraftUpdated) Reset() {
+	*x = DraftUpdated{}
+	mi := &file_alf_events_v1_events_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DraftUpdated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DraftUpdated) ProtoMessage() {}
+
+func (x *DraftUpdated) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_events_v1_events_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DraftUpdated.ProtoReflect.Descriptor instead.
+func (*DraftUpdated) Descriptor() ([]byte, []int) {
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *DraftUpdated) GetDraftId() string {
+	if x != nil {
+		return x.DraftId
+	}
+	return ""
+}
+
+func (x *DraftUpdated) GetRecord() []byte {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *DraftUpdated) GetCid() string {
+	if x != nil {
+		return x.Cid
+	}
+	return ""
+}
+
+func (x *DraftUpdated) GetScheduledAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ScheduledAt
+	}
+	return nil
+}
+
+// DraftRetried gives a failed draft a fresh set of attempts, due now.
+type DraftRetried struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DraftId       string                 `protobuf:"bytes,1,opt,name=draft_id,json=draftId,proto3" json:"draft_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DraftRetried) Reset() {
+	*x = DraftRetried{}
+	mi := &file_alf_events_v1_events_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DraftRetried) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DraftRetried) ProtoMessage() {}
+
+func (x *DraftRetried) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_events_v1_events_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DraftRetried.ProtoReflect.Descriptor instead.
+func (*DraftRetried) Descriptor() ([]byte, []int) {
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *DraftRetried) GetDraftId() string {
+	if x != nil {
+		return x.DraftId
+	}
+	return ""
+}
+
 // DraftScheduled sets or moves a draft's publish time.
 type DraftScheduled struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -519,7 +679,7 @@ type DraftScheduled struct {
 
 func (x *DraftScheduled) Reset() {
 	*x = DraftScheduled{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[2]
+	mi := &file_alf_events_v1_events_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -531,7 +691,7 @@ func (x *DraftScheduled) String() string {
 func (*DraftScheduled) ProtoMessage() {}
 
 func (x *DraftScheduled) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[2]
+	mi := &file_alf_events_v1_events_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -544,7 +704,7 @@ func (x *DraftScheduled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftScheduled.ProtoReflect.Descriptor instead.
 func (*DraftScheduled) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{2}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *DraftScheduled) GetDraftId() string {
@@ -571,7 +731,7 @@ type DraftUnscheduled struct {
 
 func (x *DraftUnscheduled) Reset() {
 	*x = DraftUnscheduled{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[3]
+	mi := &file_alf_events_v1_events_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -583,7 +743,7 @@ func (x *DraftUnscheduled) String() string {
 func (*DraftUnscheduled) ProtoMessage() {}
 
 func (x *DraftUnscheduled) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[3]
+	mi := &file_alf_events_v1_events_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -596,7 +756,7 @@ func (x *DraftUnscheduled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftUnscheduled.ProtoReflect.Descriptor instead.
 func (*DraftUnscheduled) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{3}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *DraftUnscheduled) GetDraftId() string {
@@ -617,7 +777,7 @@ type DraftCancelled struct {
 
 func (x *DraftCancelled) Reset() {
 	*x = DraftCancelled{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[4]
+	mi := &file_alf_events_v1_events_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -629,7 +789,7 @@ func (x *DraftCancelled) String() string {
 func (*DraftCancelled) ProtoMessage() {}
 
 func (x *DraftCancelled) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[4]
+	mi := &file_alf_events_v1_events_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -642,7 +802,7 @@ func (x *DraftCancelled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftCancelled.ProtoReflect.Descriptor instead.
 func (*DraftCancelled) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{4}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DraftCancelled) GetDraftId() string {
@@ -661,15 +821,17 @@ func (x *DraftCancelled) GetReason() string {
 
 // DraftPublishRequested asks for the draft to be published now.
 type DraftPublishRequested struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	DraftId       string                 `protobuf:"bytes,1,opt,name=draft_id,json=draftId,proto3" json:"draft_id,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	DraftId string                 `protobuf:"bytes,1,opt,name=draft_id,json=draftId,proto3" json:"draft_id,omitempty"`
+	// Asked by firing the draft's one-time trigger URL (which then is spent).
+	Trigger       bool `protobuf:"varint,2,opt,name=trigger,proto3" json:"trigger,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DraftPublishRequested) Reset() {
 	*x = DraftPublishRequested{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[5]
+	mi := &file_alf_events_v1_events_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -681,7 +843,7 @@ func (x *DraftPublishRequested) String() string {
 func (*DraftPublishRequested) ProtoMessage() {}
 
 func (x *DraftPublishRequested) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[5]
+	mi := &file_alf_events_v1_events_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -694,7 +856,7 @@ func (x *DraftPublishRequested) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftPublishRequested.ProtoReflect.Descriptor instead.
 func (*DraftPublishRequested) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{5}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DraftPublishRequested) GetDraftId() string {
@@ -702,6 +864,13 @@ func (x *DraftPublishRequested) GetDraftId() string {
 		return x.DraftId
 	}
 	return ""
+}
+
+func (x *DraftPublishRequested) GetTrigger() bool {
+	if x != nil {
+		return x.Trigger
+	}
+	return false
 }
 
 // DraftPublishing is a publisher's claim on a due draft: from here one
@@ -724,7 +893,7 @@ type DraftPublishing struct {
 
 func (x *DraftPublishing) Reset() {
 	*x = DraftPublishing{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[6]
+	mi := &file_alf_events_v1_events_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -736,7 +905,7 @@ func (x *DraftPublishing) String() string {
 func (*DraftPublishing) ProtoMessage() {}
 
 func (x *DraftPublishing) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[6]
+	mi := &file_alf_events_v1_events_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -749,7 +918,7 @@ func (x *DraftPublishing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftPublishing.ProtoReflect.Descriptor instead.
 func (*DraftPublishing) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{6}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DraftPublishing) GetDraftId() string {
@@ -803,7 +972,7 @@ type DraftPublished struct {
 
 func (x *DraftPublished) Reset() {
 	*x = DraftPublished{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[7]
+	mi := &file_alf_events_v1_events_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -815,7 +984,7 @@ func (x *DraftPublished) String() string {
 func (*DraftPublished) ProtoMessage() {}
 
 func (x *DraftPublished) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[7]
+	mi := &file_alf_events_v1_events_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -828,7 +997,7 @@ func (x *DraftPublished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftPublished.ProtoReflect.Descriptor instead.
 func (*DraftPublished) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{7}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DraftPublished) GetDraftId() string {
@@ -872,7 +1041,7 @@ type DraftAttemptFailed struct {
 
 func (x *DraftAttemptFailed) Reset() {
 	*x = DraftAttemptFailed{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[8]
+	mi := &file_alf_events_v1_events_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -884,7 +1053,7 @@ func (x *DraftAttemptFailed) String() string {
 func (*DraftAttemptFailed) ProtoMessage() {}
 
 func (x *DraftAttemptFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[8]
+	mi := &file_alf_events_v1_events_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -897,7 +1066,7 @@ func (x *DraftAttemptFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftAttemptFailed.ProtoReflect.Descriptor instead.
 func (*DraftAttemptFailed) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{8}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DraftAttemptFailed) GetDraftId() string {
@@ -940,7 +1109,7 @@ type DraftFailed struct {
 
 func (x *DraftFailed) Reset() {
 	*x = DraftFailed{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[9]
+	mi := &file_alf_events_v1_events_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -952,7 +1121,7 @@ func (x *DraftFailed) String() string {
 func (*DraftFailed) ProtoMessage() {}
 
 func (x *DraftFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[9]
+	mi := &file_alf_events_v1_events_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -965,7 +1134,7 @@ func (x *DraftFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftFailed.ProtoReflect.Descriptor instead.
 func (*DraftFailed) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{9}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DraftFailed) GetDraftId() string {
@@ -1003,7 +1172,7 @@ type AccountAuthorized struct {
 
 func (x *AccountAuthorized) Reset() {
 	*x = AccountAuthorized{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[10]
+	mi := &file_alf_events_v1_events_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1015,7 +1184,7 @@ func (x *AccountAuthorized) String() string {
 func (*AccountAuthorized) ProtoMessage() {}
 
 func (x *AccountAuthorized) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[10]
+	mi := &file_alf_events_v1_events_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1028,7 +1197,7 @@ func (x *AccountAuthorized) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccountAuthorized.ProtoReflect.Descriptor instead.
 func (*AccountAuthorized) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{10}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *AccountAuthorized) GetDid() string {
@@ -1063,7 +1232,7 @@ type AccountRevoked struct {
 
 func (x *AccountRevoked) Reset() {
 	*x = AccountRevoked{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[11]
+	mi := &file_alf_events_v1_events_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1075,7 +1244,7 @@ func (x *AccountRevoked) String() string {
 func (*AccountRevoked) ProtoMessage() {}
 
 func (x *AccountRevoked) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[11]
+	mi := &file_alf_events_v1_events_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1088,7 +1257,7 @@ func (x *AccountRevoked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccountRevoked.ProtoReflect.Descriptor instead.
 func (*AccountRevoked) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{11}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AccountRevoked) GetDid() string {
@@ -1121,7 +1290,7 @@ type DraftDue struct {
 
 func (x *DraftDue) Reset() {
 	*x = DraftDue{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[12]
+	mi := &file_alf_events_v1_events_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1133,7 +1302,7 @@ func (x *DraftDue) String() string {
 func (*DraftDue) ProtoMessage() {}
 
 func (x *DraftDue) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[12]
+	mi := &file_alf_events_v1_events_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1146,7 +1315,7 @@ func (x *DraftDue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftDue.ProtoReflect.Descriptor instead.
 func (*DraftDue) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{12}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DraftDue) GetDraftId() string {
@@ -1181,7 +1350,7 @@ var File_alf_events_v1_events_proto protoreflect.FileDescriptor
 
 const file_alf_events_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x1aalf/events/v1/events.proto\x12\ralf.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xca\a\n" +
+	"\x1aalf/events/v1/events.proto\x12\ralf.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd2\b\n" +
 	"\bEnvelope\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12;\n" +
 	"\voccurred_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -1196,10 +1365,12 @@ const file_alf_events_v1_events_proto_rawDesc = "" +
 	"\x10draft_publishing\x18\x0f \x01(\v2\x1e.alf.events.v1.DraftPublishingH\x00R\x0fdraftPublishing\x12H\n" +
 	"\x0fdraft_published\x18\x10 \x01(\v2\x1d.alf.events.v1.DraftPublishedH\x00R\x0edraftPublished\x12U\n" +
 	"\x14draft_attempt_failed\x18\x11 \x01(\v2!.alf.events.v1.DraftAttemptFailedH\x00R\x12draftAttemptFailed\x12?\n" +
-	"\fdraft_failed\x18\x12 \x01(\v2\x1a.alf.events.v1.DraftFailedH\x00R\vdraftFailed\x12Q\n" +
+	"\fdraft_failed\x18\x12 \x01(\v2\x1a.alf.events.v1.DraftFailedH\x00R\vdraftFailed\x12B\n" +
+	"\rdraft_updated\x18\x13 \x01(\v2\x1b.alf.events.v1.DraftUpdatedH\x00R\fdraftUpdated\x12B\n" +
+	"\rdraft_retried\x18\x14 \x01(\v2\x1b.alf.events.v1.DraftRetriedH\x00R\fdraftRetried\x12Q\n" +
 	"\x12account_authorized\x18( \x01(\v2 .alf.events.v1.AccountAuthorizedH\x00R\x11accountAuthorized\x12H\n" +
 	"\x0faccount_revoked\x18) \x01(\v2\x1d.alf.events.v1.AccountRevokedH\x00R\x0eaccountRevokedB\a\n" +
-	"\x05event\"\xb7\x02\n" +
+	"\x05event\"\xda\x02\n" +
 	"\fDraftCreated\x12\x19\n" +
 	"\bdraft_id\x18\x01 \x01(\tR\adraftId\x12\x10\n" +
 	"\x03uri\x18\x02 \x01(\tR\x03uri\x12\x10\n" +
@@ -1213,7 +1384,15 @@ const file_alf_events_v1_events_proto_rawDesc = "" +
 	"\x03cid\x18\b \x01(\tR\x03cid\x12=\n" +
 	"\fscheduled_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\vscheduledAt\x12\x1c\n" +
 	"\tlifecycle\x18\n" +
-	" \x01(\rR\tlifecycle\"j\n" +
+	" \x01(\rR\tlifecycle\x12!\n" +
+	"\ftrigger_hash\x18\v \x01(\tR\vtriggerHash\"\x92\x01\n" +
+	"\fDraftUpdated\x12\x19\n" +
+	"\bdraft_id\x18\x01 \x01(\tR\adraftId\x12\x16\n" +
+	"\x06record\x18\x02 \x01(\fR\x06record\x12\x10\n" +
+	"\x03cid\x18\x03 \x01(\tR\x03cid\x12=\n" +
+	"\fscheduled_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vscheduledAt\")\n" +
+	"\fDraftRetried\x12\x19\n" +
+	"\bdraft_id\x18\x01 \x01(\tR\adraftId\"j\n" +
 	"\x0eDraftScheduled\x12\x19\n" +
 	"\bdraft_id\x18\x01 \x01(\tR\adraftId\x12=\n" +
 	"\fscheduled_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vscheduledAt\"-\n" +
@@ -1221,9 +1400,10 @@ const file_alf_events_v1_events_proto_rawDesc = "" +
 	"\bdraft_id\x18\x01 \x01(\tR\adraftId\"C\n" +
 	"\x0eDraftCancelled\x12\x19\n" +
 	"\bdraft_id\x18\x01 \x01(\tR\adraftId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"2\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"L\n" +
 	"\x15DraftPublishRequested\x12\x19\n" +
-	"\bdraft_id\x18\x01 \x01(\tR\adraftId\"\xbe\x01\n" +
+	"\bdraft_id\x18\x01 \x01(\tR\adraftId\x12\x18\n" +
+	"\atrigger\x18\x02 \x01(\bR\atrigger\"\xbe\x01\n" +
 	"\x0fDraftPublishing\x12\x19\n" +
 	"\bdraft_id\x18\x01 \x01(\tR\adraftId\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\rR\aattempt\x129\n" +
@@ -1285,51 +1465,56 @@ func file_alf_events_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_alf_events_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_alf_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_alf_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_alf_events_v1_events_proto_goTypes = []any{
 	(Action)(0),                   // 0: alf.events.v1.Action
 	(AuthMethod)(0),               // 1: alf.events.v1.AuthMethod
 	(*Envelope)(nil),              // 2: alf.events.v1.Envelope
 	(*DraftCreated)(nil),          // 3: alf.events.v1.DraftCreated
-	(*DraftScheduled)(nil),        // 4: alf.events.v1.DraftScheduled
-	(*DraftUnscheduled)(nil),      // 5: alf.events.v1.DraftUnscheduled
-	(*DraftCancelled)(nil),        // 6: alf.events.v1.DraftCancelled
-	(*DraftPublishRequested)(nil), // 7: alf.events.v1.DraftPublishRequested
-	(*DraftPublishing)(nil),       // 8: alf.events.v1.DraftPublishing
-	(*DraftPublished)(nil),        // 9: alf.events.v1.DraftPublished
-	(*DraftAttemptFailed)(nil),    // 10: alf.events.v1.DraftAttemptFailed
-	(*DraftFailed)(nil),           // 11: alf.events.v1.DraftFailed
-	(*AccountAuthorized)(nil),     // 12: alf.events.v1.AccountAuthorized
-	(*AccountRevoked)(nil),        // 13: alf.events.v1.AccountRevoked
-	(*DraftDue)(nil),              // 14: alf.events.v1.DraftDue
-	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
+	(*DraftUpdated)(nil),          // 4: alf.events.v1.DraftUpdated
+	(*DraftRetried)(nil),          // 5: alf.events.v1.DraftRetried
+	(*DraftScheduled)(nil),        // 6: alf.events.v1.DraftScheduled
+	(*DraftUnscheduled)(nil),      // 7: alf.events.v1.DraftUnscheduled
+	(*DraftCancelled)(nil),        // 8: alf.events.v1.DraftCancelled
+	(*DraftPublishRequested)(nil), // 9: alf.events.v1.DraftPublishRequested
+	(*DraftPublishing)(nil),       // 10: alf.events.v1.DraftPublishing
+	(*DraftPublished)(nil),        // 11: alf.events.v1.DraftPublished
+	(*DraftAttemptFailed)(nil),    // 12: alf.events.v1.DraftAttemptFailed
+	(*DraftFailed)(nil),           // 13: alf.events.v1.DraftFailed
+	(*AccountAuthorized)(nil),     // 14: alf.events.v1.AccountAuthorized
+	(*AccountRevoked)(nil),        // 15: alf.events.v1.AccountRevoked
+	(*DraftDue)(nil),              // 16: alf.events.v1.DraftDue
+	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
 }
 var file_alf_events_v1_events_proto_depIdxs = []int32{
-	15, // 0: alf.events.v1.Envelope.occurred_at:type_name -> google.protobuf.Timestamp
+	17, // 0: alf.events.v1.Envelope.occurred_at:type_name -> google.protobuf.Timestamp
 	3,  // 1: alf.events.v1.Envelope.draft_created:type_name -> alf.events.v1.DraftCreated
-	4,  // 2: alf.events.v1.Envelope.draft_scheduled:type_name -> alf.events.v1.DraftScheduled
-	5,  // 3: alf.events.v1.Envelope.draft_unscheduled:type_name -> alf.events.v1.DraftUnscheduled
-	6,  // 4: alf.events.v1.Envelope.draft_cancelled:type_name -> alf.events.v1.DraftCancelled
-	7,  // 5: alf.events.v1.Envelope.draft_publish_requested:type_name -> alf.events.v1.DraftPublishRequested
-	8,  // 6: alf.events.v1.Envelope.draft_publishing:type_name -> alf.events.v1.DraftPublishing
-	9,  // 7: alf.events.v1.Envelope.draft_published:type_name -> alf.events.v1.DraftPublished
-	10, // 8: alf.events.v1.Envelope.draft_attempt_failed:type_name -> alf.events.v1.DraftAttemptFailed
-	11, // 9: alf.events.v1.Envelope.draft_failed:type_name -> alf.events.v1.DraftFailed
-	12, // 10: alf.events.v1.Envelope.account_authorized:type_name -> alf.events.v1.AccountAuthorized
-	13, // 11: alf.events.v1.Envelope.account_revoked:type_name -> alf.events.v1.AccountRevoked
-	0,  // 12: alf.events.v1.DraftCreated.action:type_name -> alf.events.v1.Action
-	15, // 13: alf.events.v1.DraftCreated.scheduled_at:type_name -> google.protobuf.Timestamp
-	15, // 14: alf.events.v1.DraftScheduled.scheduled_at:type_name -> google.protobuf.Timestamp
-	15, // 15: alf.events.v1.DraftPublishing.write_time:type_name -> google.protobuf.Timestamp
-	15, // 16: alf.events.v1.DraftPublished.write_time:type_name -> google.protobuf.Timestamp
-	15, // 17: alf.events.v1.DraftAttemptFailed.retry_at:type_name -> google.protobuf.Timestamp
-	1,  // 18: alf.events.v1.AccountAuthorized.method:type_name -> alf.events.v1.AuthMethod
-	15, // 19: alf.events.v1.DraftDue.due_at:type_name -> google.protobuf.Timestamp
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	6,  // 2: alf.events.v1.Envelope.draft_scheduled:type_name -> alf.events.v1.DraftScheduled
+	7,  // 3: alf.events.v1.Envelope.draft_unscheduled:type_name -> alf.events.v1.DraftUnscheduled
+	8,  // 4: alf.events.v1.Envelope.draft_cancelled:type_name -> alf.events.v1.DraftCancelled
+	9,  // 5: alf.events.v1.Envelope.draft_publish_requested:type_name -> alf.events.v1.DraftPublishRequested
+	10, // 6: alf.events.v1.Envelope.draft_publishing:type_name -> alf.events.v1.DraftPublishing
+	11, // 7: alf.events.v1.Envelope.draft_published:type_name -> alf.events.v1.DraftPublished
+	12, // 8: alf.events.v1.Envelope.draft_attempt_failed:type_name -> alf.events.v1.DraftAttemptFailed
+	13, // 9: alf.events.v1.Envelope.draft_failed:type_name -> alf.events.v1.DraftFailed
+	4,  // 10: alf.events.v1.Envelope.draft_updated:type_name -> alf.events.v1.DraftUpdated
+	5,  // 11: alf.events.v1.Envelope.draft_retried:type_name -> alf.events.v1.DraftRetried
+	14, // 12: alf.events.v1.Envelope.account_authorized:type_name -> alf.events.v1.AccountAuthorized
+	15, // 13: alf.events.v1.Envelope.account_revoked:type_name -> alf.events.v1.AccountRevoked
+	0,  // 14: alf.events.v1.DraftCreated.action:type_name -> alf.events.v1.Action
+	17, // 15: alf.events.v1.DraftCreated.scheduled_at:type_name -> google.protobuf.Timestamp
+	17, // 16: alf.events.v1.DraftUpdated.scheduled_at:type_name -> google.protobuf.Timestamp
+	17, // 17: alf.events.v1.DraftScheduled.scheduled_at:type_name -> google.protobuf.Timestamp
+	17, // 18: alf.events.v1.DraftPublishing.write_time:type_name -> google.protobuf.Timestamp
+	17, // 19: alf.events.v1.DraftPublished.write_time:type_name -> google.protobuf.Timestamp
+	17, // 20: alf.events.v1.DraftAttemptFailed.retry_at:type_name -> google.protobuf.Timestamp
+	1,  // 21: alf.events.v1.AccountAuthorized.method:type_name -> alf.events.v1.AuthMethod
+	17, // 22: alf.events.v1.DraftDue.due_at:type_name -> google.protobuf.Timestamp
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_alf_events_v1_events_proto_init() }
@@ -1347,6 +1532,8 @@ func file_alf_events_v1_events_proto_init() {
 		(*Envelope_DraftPublished)(nil),
 		(*Envelope_DraftAttemptFailed)(nil),
 		(*Envelope_DraftFailed)(nil),
+		(*Envelope_DraftUpdated)(nil),
+		(*Envelope_DraftRetried)(nil),
 		(*Envelope_AccountAuthorized)(nil),
 		(*Envelope_AccountRevoked)(nil),
 	}
@@ -1356,7 +1543,7 @@ func file_alf_events_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_alf_events_v1_events_proto_rawDesc), len(file_alf_events_v1_events_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -53,6 +53,14 @@ const (
 	// DraftServiceCancelDraftProcedure is the fully-qualified name of the DraftService's CancelDraft
 	// RPC.
 	DraftServiceCancelDraftProcedure = "/alf.v1.DraftService/CancelDraft"
+	// DraftServiceUpdateDraftProcedure is the fully-qualified name of the DraftService's UpdateDraft
+	// RPC.
+	DraftServiceUpdateDraftProcedure = "/alf.v1.DraftService/UpdateDraft"
+	// DraftServiceUnscheduleDraftProcedure is the fully-qualified name of the DraftService's
+	// UnscheduleDraft RPC.
+	DraftServiceUnscheduleDraftProcedure = "/alf.v1.DraftService/UnscheduleDraft"
+	// DraftServiceRetryDraftProcedure is the fully-qualified name of the DraftService's RetryDraft RPC.
+	DraftServiceRetryDraftProcedure = "/alf.v1.DraftService/RetryDraft"
 )
 
 // DraftServiceClient is a client for the alf.v1.DraftService service.
@@ -69,6 +77,12 @@ type DraftServiceClient interface {
 	PublishDraft(context.Context, *connect.Request[v1.PublishDraftRequest]) (*connect.Response[v1.PublishDraftResponse], error)
 	// CancelDraft cancels a draft that has not been published.
 	CancelDraft(context.Context, *connect.Request[v1.CancelDraftRequest]) (*connect.Response[v1.CancelDraftResponse], error)
+	// UpdateDraft replaces the record and/or the publish time of a draft.
+	UpdateDraft(context.Context, *connect.Request[v1.UpdateDraftRequest]) (*connect.Response[v1.UpdateDraftResponse], error)
+	// UnscheduleDraft takes a scheduled draft back to an unscheduled draft.
+	UnscheduleDraft(context.Context, *connect.Request[v1.UnscheduleDraftRequest]) (*connect.Response[v1.UnscheduleDraftResponse], error)
+	// RetryDraft gives a failed draft a fresh set of attempts, starting now.
+	RetryDraft(context.Context, *connect.Request[v1.RetryDraftRequest]) (*connect.Response[v1.RetryDraftResponse], error)
 }
 
 // NewDraftServiceClient constructs a client for the alf.v1.DraftService service. By default, it
@@ -120,17 +134,38 @@ func NewDraftServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(draftServiceMethods.ByName("CancelDraft")),
 			connect.WithClientOptions(opts...),
 		),
+		updateDraft: connect.NewClient[v1.UpdateDraftRequest, v1.UpdateDraftResponse](
+			httpClient,
+			baseURL+DraftServiceUpdateDraftProcedure,
+			connect.WithSchema(draftServiceMethods.ByName("UpdateDraft")),
+			connect.WithClientOptions(opts...),
+		),
+		unscheduleDraft: connect.NewClient[v1.UnscheduleDraftRequest, v1.UnscheduleDraftResponse](
+			httpClient,
+			baseURL+DraftServiceUnscheduleDraftProcedure,
+			connect.WithSchema(draftServiceMethods.ByName("UnscheduleDraft")),
+			connect.WithClientOptions(opts...),
+		),
+		retryDraft: connect.NewClient[v1.RetryDraftRequest, v1.RetryDraftResponse](
+			httpClient,
+			baseURL+DraftServiceRetryDraftProcedure,
+			connect.WithSchema(draftServiceMethods.ByName("RetryDraft")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // draftServiceClient implements DraftServiceClient.
 type draftServiceClient struct {
-	createDraft   *connect.Client[v1.CreateDraftRequest, v1.CreateDraftResponse]
-	getDraft      *connect.Client[v1.GetDraftRequest, v1.GetDraftResponse]
-	listDrafts    *connect.Client[v1.ListDraftsRequest, v1.ListDraftsResponse]
-	scheduleDraft *connect.Client[v1.ScheduleDraftRequest, v1.ScheduleDraftResponse]
-	publishDraft  *connect.Client[v1.PublishDraftRequest, v1.PublishDraftResponse]
-	cancelDraft   *connect.Client[v1.CancelDraftRequest, v1.CancelDraftResponse]
+	createDraft     *connect.Client[v1.CreateDraftRequest, v1.CreateDraftResponse]
+	getDraft        *connect.Client[v1.GetDraftRequest, v1.GetDraftResponse]
+	listDrafts      *connect.Client[v1.ListDraftsRequest, v1.ListDraftsResponse]
+	scheduleDraft   *connect.Client[v1.ScheduleDraftRequest, v1.ScheduleDraftResponse]
+	publishDraft    *connect.Client[v1.PublishDraftRequest, v1.PublishDraftResponse]
+	cancelDraft     *connect.Client[v1.CancelDraftRequest, v1.CancelDraftResponse]
+	updateDraft     *connect.Client[v1.UpdateDraftRequest, v1.UpdateDraftResponse]
+	unscheduleDraft *connect.Client[v1.UnscheduleDraftRequest, v1.UnscheduleDraftResponse]
+	retryDraft      *connect.Client[v1.RetryDraftRequest, v1.RetryDraftResponse]
 }
 
 // CreateDraft calls alf.v1.DraftService.CreateDraft.
@@ -163,6 +198,21 @@ func (c *draftServiceClient) CancelDraft(ctx context.Context, req *connect.Reque
 	return c.cancelDraft.CallUnary(ctx, req)
 }
 
+// UpdateDraft calls alf.v1.DraftService.UpdateDraft.
+func (c *draftServiceClient) UpdateDraft(ctx context.Context, req *connect.Request[v1.UpdateDraftRequest]) (*connect.Response[v1.UpdateDraftResponse], error) {
+	return c.updateDraft.CallUnary(ctx, req)
+}
+
+// UnscheduleDraft calls alf.v1.DraftService.UnscheduleDraft.
+func (c *draftServiceClient) UnscheduleDraft(ctx context.Context, req *connect.Request[v1.UnscheduleDraftRequest]) (*connect.Response[v1.UnscheduleDraftResponse], error) {
+	return c.unscheduleDraft.CallUnary(ctx, req)
+}
+
+// RetryDraft calls alf.v1.DraftService.RetryDraft.
+func (c *draftServiceClient) RetryDraft(ctx context.Context, req *connect.Request[v1.RetryDraftRequest]) (*connect.Response[v1.RetryDraftResponse], error) {
+	return c.retryDraft.CallUnary(ctx, req)
+}
+
 // DraftServiceHandler is an implementation of the alf.v1.DraftService service.
 type DraftServiceHandler interface {
 	// CreateDraft keeps a write as a draft, scheduled when scheduled_at is set.
@@ -177,6 +227,12 @@ type DraftServiceHandler interface {
 	PublishDraft(context.Context, *connect.Request[v1.PublishDraftRequest]) (*connect.Response[v1.PublishDraftResponse], error)
 	// CancelDraft cancels a draft that has not been published.
 	CancelDraft(context.Context, *connect.Request[v1.CancelDraftRequest]) (*connect.Response[v1.CancelDraftResponse], error)
+	// UpdateDraft replaces the record and/or the publish time of a draft.
+	UpdateDraft(context.Context, *connect.Request[v1.UpdateDraftRequest]) (*connect.Response[v1.UpdateDraftResponse], error)
+	// UnscheduleDraft takes a scheduled draft back to an unscheduled draft.
+	UnscheduleDraft(context.Context, *connect.Request[v1.UnscheduleDraftRequest]) (*connect.Response[v1.UnscheduleDraftResponse], error)
+	// RetryDraft gives a failed draft a fresh set of attempts, starting now.
+	RetryDraft(context.Context, *connect.Request[v1.RetryDraftRequest]) (*connect.Response[v1.RetryDraftResponse], error)
 }
 
 // NewDraftServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -224,6 +280,24 @@ func NewDraftServiceHandler(svc DraftServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(draftServiceMethods.ByName("CancelDraft")),
 		connect.WithHandlerOptions(opts...),
 	)
+	draftServiceUpdateDraftHandler := connect.NewUnaryHandler(
+		DraftServiceUpdateDraftProcedure,
+		svc.UpdateDraft,
+		connect.WithSchema(draftServiceMethods.ByName("UpdateDraft")),
+		connect.WithHandlerOptions(opts...),
+	)
+	draftServiceUnscheduleDraftHandler := connect.NewUnaryHandler(
+		DraftServiceUnscheduleDraftProcedure,
+		svc.UnscheduleDraft,
+		connect.WithSchema(draftServiceMethods.ByName("UnscheduleDraft")),
+		connect.WithHandlerOptions(opts...),
+	)
+	draftServiceRetryDraftHandler := connect.NewUnaryHandler(
+		DraftServiceRetryDraftProcedure,
+		svc.RetryDraft,
+		connect.WithSchema(draftServiceMethods.ByName("RetryDraft")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/alf.v1.DraftService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case DraftServiceCreateDraftProcedure:
@@ -238,6 +312,12 @@ func NewDraftServiceHandler(svc DraftServiceHandler, opts ...connect.HandlerOpti
 			draftServicePublishDraftHandler.ServeHTTP(w, r)
 		case DraftServiceCancelDraftProcedure:
 			draftServiceCancelDraftHandler.ServeHTTP(w, r)
+		case DraftServiceUpdateDraftProcedure:
+			draftServiceUpdateDraftHandler.ServeHTTP(w, r)
+		case DraftServiceUnscheduleDraftProcedure:
+			draftServiceUnscheduleDraftHandler.ServeHTTP(w, r)
+		case DraftServiceRetryDraftProcedure:
+			draftServiceRetryDraftHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -269,4 +349,16 @@ func (UnimplementedDraftServiceHandler) PublishDraft(context.Context, *connect.R
 
 func (UnimplementedDraftServiceHandler) CancelDraft(context.Context, *connect.Request[v1.CancelDraftRequest]) (*connect.Response[v1.CancelDraftResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("alf.v1.DraftService.CancelDraft is not implemented"))
+}
+
+func (UnimplementedDraftServiceHandler) UpdateDraft(context.Context, *connect.Request[v1.UpdateDraftRequest]) (*connect.Response[v1.UpdateDraftResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("alf.v1.DraftService.UpdateDraft is not implemented"))
+}
+
+func (UnimplementedDraftServiceHandler) UnscheduleDraft(context.Context, *connect.Request[v1.UnscheduleDraftRequest]) (*connect.Response[v1.UnscheduleDraftResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("alf.v1.DraftService.UnscheduleDraft is not implemented"))
+}
+
+func (UnimplementedDraftServiceHandler) RetryDraft(context.Context, *connect.Request[v1.RetryDraftRequest]) (*connect.Response[v1.RetryDraftResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("alf.v1.DraftService.RetryDraft is not implemented"))
 }
