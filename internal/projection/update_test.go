@@ -41,3 +41,49 @@ func TestFoldUpdatesRetriesAndTriggers(t *testing.T) {
 		t.Fatalf("retry forgot earlier write times: %v", d.WriteTimes)
 	}
 }
+
+// Listing by schedule: soonest first, ties by ID, pages that never skip or
+// repeat a row even when many drafts share one time.
+func TestListBySchedulePages(t *testing.T) {
+	t.Parallel()
+	v := projection.NewView()
+	seq := uint64(0)
+	want := 0
+	for i := range 23 {
+		at := tN(10 + i%3) // many drafts share each time
+		seq++
+		v.Apply(ev(seq, tN(0), created(alice, "3kbysched"+string(rune('a'+i)), 1, &at)))
+		want++
+	}
+	seq++
+	v.Apply(ev(seq, tN(0), created(alice, "3kunscheduled", 1, nil)))
+	var got []projection.Draft
+	cursor := ""
+	for {
+		page, next, err := v.List(alice, projection.Query{Status: projection.StatusScheduled, Limit: 4, Cursor: cursor, BySchedule: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, page...)
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if len(got) != want {
+		t.Fatalf("paged %d drafts, want %d", len(got), want)
+	}
+	seen := map[string]bool{}
+	for i, d := range got {
+		if seen[d.ID] {
+			t.Fatalf("%s listed twice", d.ID)
+		}
+		seen[d.ID] = true
+		if i > 0 {
+			prev := got[i-1]
+			if d.ScheduledAt.Before(prev.ScheduledAt) || d.ScheduledAt.Equal(prev.ScheduledAt) && d.ID < prev.ID {
+				t.Fatalf("row %d out of order", i)
+			}
+		}
+	}
+}

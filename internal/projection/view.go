@@ -231,14 +231,17 @@ type Query struct {
 	Status Status // "" for every status
 	Limit  int    // 1–100; 0 means 50
 	Cursor string // from the previous page
+	// BySchedule orders by scheduled time, soonest first, instead of newest
+	// first by creation.
+	BySchedule bool
 }
 
 // ErrBadCursor reports a cursor this view did not make.
 var ErrBadCursor = errors.New("invalid cursor")
 
-// List returns an account's drafts, newest first (ties broken by ID, so no
-// row is skipped or repeated across pages), and the cursor of the next page
-// ("" after the last).
+// List returns a page of an account's drafts, newest first (or soonest
+// first with BySchedule), ties broken by ID so no row is skipped or repeated
+// across pages, and the cursor of the next page ("" after the last).
 func (v *View) List(did string, q Query) ([]Draft, string, error) {
 	after, err := parseCursor(q.Cursor)
 	if err != nil {
@@ -249,6 +252,7 @@ func (v *View) List(did string, q Query) ([]Draft, string, error) {
 		limit = 50
 	}
 	limit = min(limit, 100)
+	key, cmp := listOrder(q.BySchedule)
 
 	v.mu.RLock()
 	rows := make([]Draft, 0, len(v.byAccount[did]))
@@ -257,42 +261,50 @@ func (v *View) List(did string, q Query) ([]Draft, string, error) {
 		if q.Status != "" && d.Status != q.Status {
 			continue
 		}
-		if after != nil && !after.before(d) {
+		if after != nil && cmp(after.at, after.id, key(d), d.ID) >= 0 {
 			continue
 		}
 		rows = append(rows, *d)
 	}
 	v.mu.RUnlock()
 
-	slices.SortFunc(rows, func(a, b Draft) int {
-		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(b.ID, a.ID)
-	})
+	slices.SortFunc(rows, func(a, b Draft) int { return cmp(key(&a), a.ID, key(&b), b.ID) })
 	if len(rows) <= limit {
 		return rows, "", nil
 	}
 	rows = rows[:limit]
 	last := rows[limit-1]
-	return rows, makeCursor(last), nil
+	return rows, makeCursor(key(&last), last.ID), nil
+}
+
+// listOrder gives the sort key of a listing and the comparison of two rows
+// by (key, id): negative when the first comes first.
+func listOrder(bySchedule bool) (func(*Draft) time.Time, func(at time.Time, id string, bt time.Time, bid string) int) {
+	if bySchedule {
+		return func(d *Draft) time.Time { return d.ScheduledAt },
+			func(at time.Time, id string, bt time.Time, bid string) int {
+				if c := at.Compare(bt); c != 0 {
+					return c
+				}
+				return strings.Compare(id, bid)
+			}
+	}
+	return func(d *Draft) time.Time { return d.CreatedAt },
+		func(at time.Time, id string, bt time.Time, bid string) int {
+			if c := bt.Compare(at); c != 0 {
+				return c
+			}
+			return strings.Compare(bid, id)
+		}
 }
 
 type cursor struct {
-	created time.Time
-	id      string
+	at time.Time
+	id string
 }
 
-// before reports whether d sorts after the cursor's row (newest first).
-func (c *cursor) before(d *Draft) bool {
-	if cmp := d.CreatedAt.Compare(c.created); cmp != 0 {
-		return cmp < 0
-	}
-	return d.ID < c.id
-}
-
-func makeCursor(d Draft) string {
-	raw := strconv.FormatInt(d.CreatedAt.UnixNano(), 10) + ":" + d.ID
+func makeCursor(at time.Time, id string) string {
+	raw := strconv.FormatInt(at.UnixNano(), 10) + ":" + id
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
 }
 
@@ -312,5 +324,5 @@ func parseCursor(s string) (*cursor, error) {
 	if err != nil {
 		return nil, ErrBadCursor
 	}
-	return &cursor{created: time.Unix(0, n).UTC(), id: id}, nil
+	return &cursor{at: time.Unix(0, n).UTC(), id: id}, nil
 }
