@@ -46,6 +46,18 @@ type Config struct {
 	LogLevel          slog.Level // LOG_LEVEL, default info
 	NATSURL           string     // NATS_URL; empty means an embedded server
 	DataDir           string     // ALF_DATA_DIR, default ./data
+
+	// MaxDraftsPerUser caps an account's active drafts (MAX_DRAFTS_PER_USER,
+	// a whole number ≥ 1); 0 means no cap.
+	MaxDraftsPerUser int
+	// AllowedCollections are the NSIDs (or NSID prefixes ending in ".*")
+	// that may be written (ALLOWED_COLLECTIONS, comma-separated, default
+	// "*": all).
+	AllowedCollections []string
+	// PostPublishWebhookURL is POSTed after each publish
+	// (POST_PUBLISH_WEBHOOK_URL); "" for none. It may hold a secret: it is
+	// never printed whole.
+	PostPublishWebhookURL string
 }
 
 // env looks variables up, trimming surrounding white space.
@@ -92,7 +104,68 @@ func Load(getenv func(string) string) (Config, error) {
 	if _, c.DataDir = e.first("ALF_DATA_DIR"); c.DataDir == "" {
 		c.DataDir = DefaultDataDir
 	}
+	c.MaxDraftsPerUser, err = parseMaxDrafts(e)
+	keep(err)
+	c.AllowedCollections, err = parseCollections(e)
+	keep(err)
+	if _, c.PostPublishWebhookURL = e.first("POST_PUBLISH_WEBHOOK_URL"); c.PostPublishWebhookURL != "" {
+		// A query may carry the receiver's token: allowed here, never printed.
+		if u, err := url.Parse(c.PostPublishWebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+			keep(errors.New("POST_PUBLISH_WEBHOOK_URL: must be an absolute http(s) URL"))
+		}
+	}
 	return c, errors.Join(errs...)
+}
+
+// parseMaxDrafts reads MAX_DRAFTS_PER_USER strictly: unset is no cap, a
+// whole number ≥ 1 is the cap, anything else is an error (the reference
+// took "abc" as no cap and "0" as refusing every write).
+func parseMaxDrafts(e env) (int, error) {
+	name, v := e.first("MAX_DRAFTS_PER_USER")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%s: %q is not a whole number of at least 1 (unset it for no limit)", name, v)
+	}
+	return n, nil
+}
+
+// parseCollections reads ALLOWED_COLLECTIONS: "*" (the default), or a
+// comma-separated list of NSIDs and NSID prefixes such as "app.bsky.feed.*".
+func parseCollections(e env) ([]string, error) {
+	name, v := e.first("ALLOWED_COLLECTIONS")
+	if v == "" || v == "*" {
+		return nil, nil
+	}
+	var out []string
+	for _, c := range strings.Split(v, ",") {
+		c = strings.TrimSpace(c)
+		base := strings.TrimSuffix(c, ".*")
+		if base != c && strings.Count(base, ".") >= 1 {
+			out = append(out, c)
+			continue
+		}
+		if _, err := syntax.ParseNSID(c); err != nil {
+			return nil, fmt.Errorf("%s: %q is not an NSID or an NSID prefix like app.bsky.feed.*", name, c)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// CollectionAllowed reports whether ALLOWED_COLLECTIONS lets alf write nsid.
+func (c Config) CollectionAllowed(nsid string) bool {
+	if len(c.AllowedCollections) == 0 {
+		return true
+	}
+	for _, a := range c.AllowedCollections {
+		if a == nsid || strings.HasSuffix(a, ".*") && strings.HasPrefix(nsid, strings.TrimSuffix(a, "*")) {
+			return true
+		}
+	}
+	return false
 }
 
 // RequireEncryptionKey reports an error when ENCRYPTION_KEY is unset; the
@@ -232,8 +305,9 @@ func checkNATSURL(list string) error {
 // String describes c for people, without the encryption key or NATS
 // credentials.
 func (c Config) String() string {
-	return fmt.Sprintf("port=%d service_url=%s service_did=%s plc_root=%s handle_resolver_url=%s encryption_key=%s log_level=%s nats_url=%s data_dir=%s",
-		c.Port, c.ServiceURL, c.ServiceDID, c.PLCRoot, c.HandleResolverURL, setOrUnset(c.EncryptionKey), c.LogLevel, redactNATS(c.NATSURL), c.DataDir)
+	return fmt.Sprintf("port=%d service_url=%s service_did=%s plc_root=%s handle_resolver_url=%s encryption_key=%s log_level=%s nats_url=%s data_dir=%s max_drafts_per_user=%d allowed_collections=%v post_publish_webhook_url=%s",
+		c.Port, c.ServiceURL, c.ServiceDID, c.PLCRoot, c.HandleResolverURL, setOrUnset(c.EncryptionKey), c.LogLevel, redactNATS(c.NATSURL), c.DataDir,
+		c.MaxDraftsPerUser, c.AllowedCollections, setOrUnset(c.PostPublishWebhookURL))
 }
 
 // GoString is String for %#v, so no format verb prints the key.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -87,6 +88,14 @@ func TestLoadGood(t *testing.T) {
 			c.NATSURL = "nats://n1:4222, nats://n2:4222,tls://u:p@n3:4222,n4:4222"
 		}},
 		{"ALF_DATA_DIR", map[string]string{"ALF_DATA_DIR": "/var/lib/alf"}, func(c *config.Config) { c.DataDir = "/var/lib/alf" }},
+		{"MAX_DRAFTS_PER_USER", map[string]string{"MAX_DRAFTS_PER_USER": "25"}, func(c *config.Config) { c.MaxDraftsPerUser = 25 }},
+		{"ALLOWED_COLLECTIONS *", map[string]string{"ALLOWED_COLLECTIONS": "*"}, func(*config.Config) {}},
+		{"ALLOWED_COLLECTIONS list", map[string]string{"ALLOWED_COLLECTIONS": "app.bsky.feed.post, app.bsky.graph.*"}, func(c *config.Config) {
+			c.AllowedCollections = []string{"app.bsky.feed.post", "app.bsky.graph.*"}
+		}},
+		{"POST_PUBLISH_WEBHOOK_URL", map[string]string{"POST_PUBLISH_WEBHOOK_URL": "https://hooks.example.com/x?token=s3cret"}, func(c *config.Config) {
+			c.PostPublishWebhookURL = "https://hooks.example.com/x?token=s3cret"
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -97,7 +106,7 @@ func TestLoadGood(t *testing.T) {
 			}
 			want := defaults()
 			tc.edit(&want)
-			if got != want {
+			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("Load =\n %s\nwant\n %s", got, want)
 			}
 		})
@@ -132,6 +141,11 @@ func TestLoadBad(t *testing.T) {
 		{"ENCRYPTION_KEY long", map[string]string{"ENCRYPTION_KEY": goodKey + secretish}, []string{"ENCRYPTION_KEY:", "64 hex"}},
 		{"ENCRYPTION_KEY non-hex", map[string]string{"ENCRYPTION_KEY": secretish + strings.Repeat("g", 58)}, []string{"ENCRYPTION_KEY:", "non-hex"}},
 		{"LOG_LEVEL loud", map[string]string{"LOG_LEVEL": "loud"}, []string{"LOG_LEVEL:", `"loud"`}},
+		{"MAX_DRAFTS_PER_USER words", map[string]string{"MAX_DRAFTS_PER_USER": "ten"}, []string{"MAX_DRAFTS_PER_USER:", `"ten"`}},
+		{"MAX_DRAFTS_PER_USER zero", map[string]string{"MAX_DRAFTS_PER_USER": "0"}, []string{"MAX_DRAFTS_PER_USER:", "at least 1"}},
+		{"MAX_DRAFTS_PER_USER fraction", map[string]string{"MAX_DRAFTS_PER_USER": "2.5"}, []string{"MAX_DRAFTS_PER_USER:"}},
+		{"ALLOWED_COLLECTIONS bad", map[string]string{"ALLOWED_COLLECTIONS": "app.bsky.feed.post,not a nsid"}, []string{"ALLOWED_COLLECTIONS:", `"not a nsid"`}},
+		{"POST_PUBLISH_WEBHOOK_URL bad", map[string]string{"POST_PUBLISH_WEBHOOK_URL": "ftp://x"}, []string{"POST_PUBLISH_WEBHOOK_URL:"}},
 		{"NATS_URL http", map[string]string{"NATS_URL": "nats://ok:4222,http://u:" + secretish + "@x"}, []string{"NATS_URL:", "server 2"}},
 		{"NATS_URL empty entry", map[string]string{"NATS_URL": "nats://ok:4222,"}, []string{"NATS_URL:", "server 2"}},
 		{"every problem at once", map[string]string{"PORT": "abc", "LOG_LEVEL": "loud", "ENCRYPTION_KEY": secretish, "PLC_ROOT": "x"},
@@ -209,5 +223,26 @@ func TestLoadJoinsErrors(t *testing.T) {
 	var joined interface{ Unwrap() []error }
 	if !errors.As(err, &joined) || len(joined.Unwrap()) != 2 {
 		t.Fatalf("error %v does not join 2 problems", err)
+	}
+}
+
+func TestCollectionAllowed(t *testing.T) {
+	t.Parallel()
+	all := config.Config{}
+	some := config.Config{AllowedCollections: []string{"app.bsky.feed.post", "app.bsky.graph.*"}}
+	for _, tc := range []struct {
+		cfg  config.Config
+		nsid string
+		want bool
+	}{
+		{all, "com.example.anything", true},
+		{some, "app.bsky.feed.post", true},
+		{some, "app.bsky.feed.like", false},
+		{some, "app.bsky.graph.follow", true},
+		{some, "app.bsky.graphs.x", false},
+	} {
+		if got := tc.cfg.CollectionAllowed(tc.nsid); got != tc.want {
+			t.Errorf("CollectionAllowed(%s) with %v = %v", tc.nsid, tc.cfg.AllowedCollections, got)
+		}
 	}
 }
