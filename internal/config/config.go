@@ -58,6 +58,10 @@ type Config struct {
 	// (POST_PUBLISH_WEBHOOK_URL); "" for none. It may hold a secret: it is
 	// never printed whole.
 	PostPublishWebhookURL string
+	// PostPublishWebhookSecret signs each webhook body
+	// (POST_PUBLISH_WEBHOOK_SECRET, header X-Alf-Signature: sha256=<hex
+	// HMAC>); "" sends no signature.
+	PostPublishWebhookSecret string
 }
 
 // env looks variables up, trimming surrounding white space.
@@ -104,6 +108,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if _, c.DataDir = e.first("ALF_DATA_DIR"); c.DataDir == "" {
 		c.DataDir = DefaultDataDir
 	}
+	_, c.PostPublishWebhookSecret = e.first("POST_PUBLISH_WEBHOOK_SECRET")
 	c.MaxDraftsPerUser, err = parseMaxDrafts(e)
 	keep(err)
 	c.AllowedCollections, err = parseCollections(e)
@@ -305,9 +310,9 @@ func checkNATSURL(list string) error {
 // String describes c for people, without the encryption key or NATS
 // credentials.
 func (c Config) String() string {
-	return fmt.Sprintf("port=%d service_url=%s service_did=%s plc_root=%s handle_resolver_url=%s encryption_key=%s log_level=%s nats_url=%s data_dir=%s max_drafts_per_user=%d allowed_collections=%v post_publish_webhook_url=%s",
+	return fmt.Sprintf("port=%d service_url=%s service_did=%s plc_root=%s handle_resolver_url=%s encryption_key=%s log_level=%s nats_url=%s data_dir=%s max_drafts_per_user=%d allowed_collections=%v post_publish_webhook_url=%s post_publish_webhook_secret=%s",
 		c.Port, c.ServiceURL, c.ServiceDID, c.PLCRoot, c.HandleResolverURL, setOrUnset(c.EncryptionKey), c.LogLevel, redactNATS(c.NATSURL), c.DataDir,
-		c.MaxDraftsPerUser, c.AllowedCollections, setOrUnset(c.PostPublishWebhookURL))
+		c.MaxDraftsPerUser, c.AllowedCollections, setOrUnset(c.PostPublishWebhookURL), setOrUnset(c.PostPublishWebhookSecret))
 }
 
 // GoString is String for %#v, so no format verb prints the key.

@@ -32,6 +32,18 @@ func (s *Store) JetStream() jetstream.JetStream { return s.js }
 // expected (0 for a new aggregate), and returns the new sequence. A moved
 // aggregate gives ErrConflict.
 func (s *Store) Append(ctx context.Context, subject string, expected uint64, env *eventsv1.Envelope) (uint64, error) {
+	return s.append(ctx, subject, "", expected, env)
+}
+
+// AppendGuarded stores env on subject if the last sequence of every subject
+// matching guard (a filter such as AccountDraftsFilter) is still expected:
+// a decision about several aggregates at once, such as an account's draft
+// count, holds when the event is stored.
+func (s *Store) AppendGuarded(ctx context.Context, subject, guard string, expected uint64, env *eventsv1.Envelope) (uint64, error) {
+	return s.append(ctx, subject, guard, expected, env)
+}
+
+func (s *Store) append(ctx context.Context, subject, guard string, expected uint64, env *eventsv1.Envelope) (uint64, error) {
 	data, err := proto.Marshal(env)
 	if err != nil {
 		return 0, fmt.Errorf("append %s: encode: %w", TypeOf(env), err)
@@ -39,11 +51,11 @@ func (s *Store) Append(ctx context.Context, subject string, expected uint64, env
 	msg := nats.NewMsg(subject)
 	msg.Data = data
 	msg.Header.Set(HeaderType, TypeOf(env))
-	ack, err := s.js.PublishMsg(ctx, msg,
-		jetstream.WithExpectStream(StreamEvents),
-		jetstream.WithExpectLastSequencePerSubject(expected),
-		jetstream.WithMsgID(env.Id),
-	)
+	expect := jetstream.WithExpectLastSequencePerSubject(expected)
+	if guard != "" {
+		expect = jetstream.WithExpectLastSequenceForSubject(expected, guard)
+	}
+	ack, err := s.js.PublishMsg(ctx, msg, jetstream.WithExpectStream(StreamEvents), expect, jetstream.WithMsgID(env.Id))
 	if isWrongLastSequence(err) {
 		if seq, ok := s.stored(ctx, subject, env.GetId()); ok {
 			return seq, nil // a retry of an append that was stored

@@ -77,6 +77,11 @@ func DueSubject(did string) string {
 	return duePrefix + AccountToken(did)
 }
 
+// AccountDraftsFilter selects every draft event of one account.
+func AccountDraftsFilter(did string) string {
+	return eventsPrefix + "draft." + AccountToken(did) + ".*"
+}
+
 // AccountFilters are the subject filters that select every event of one
 // account, for audit, export and purge.
 func AccountFilters(did string) []string {

@@ -25,6 +25,7 @@ type View struct {
 	drafts    map[string]*Draft
 	current   map[string]string              // AT-URI → newest draft ID
 	byAccount map[string]map[string]struct{} // DID → draft IDs
+	draftsSeq map[string]uint64              // DID → sequence of its last draft event
 	accounts  map[string]Account
 	observers []func(Draft)
 }
@@ -36,6 +37,7 @@ func NewView() *View {
 		drafts:    make(map[string]*Draft),
 		current:   make(map[string]string),
 		byAccount: make(map[string]map[string]struct{}),
+		draftsSeq: make(map[string]uint64),
 		accounts:  make(map[string]Account),
 	}
 }
@@ -94,6 +96,7 @@ func (v *View) apply(ev events.Event) (Draft, bool) {
 		return Draft{}, false
 	}
 	v.drafts[id] = &next
+	v.draftsSeq[next.DID] = ev.Seq
 	if prev.ID == "" {
 		v.index(&next)
 	}
@@ -215,6 +218,15 @@ func (v *View) Pending() []Draft {
 
 // ActiveCount is the number of an account's drafts that are not terminal.
 func (v *View) ActiveCount(did string) int {
+	n, _ := v.ActiveCountAt(did)
+	return n
+}
+
+// ActiveCountAt is ActiveCount together with the sequence of the account's
+// last draft event, the version the count was decided at: append with
+// events.Store.AppendGuarded and events.AccountDraftsFilter so the count
+// still holds when the event is stored.
+func (v *View) ActiveCountAt(did string) (int, uint64) {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	n := 0
@@ -223,7 +235,7 @@ func (v *View) ActiveCount(did string) int {
 			n++
 		}
 	}
-	return n
+	return n, v.draftsSeq[did]
 }
 
 // Query selects a page of an account's drafts.
