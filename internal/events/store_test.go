@@ -366,3 +366,32 @@ func replaySeqs(t *testing.T, ctx context.Context, store *events.Store, from uin
 	}
 	return seqs
 }
+
+// AppendGuarded decides on every draft of an account at once: an append
+// made at the account's last draft sequence fails once any of its drafts
+// moved, and other accounts do not interfere.
+func TestAppendGuardedByAccountDrafts(t *testing.T) {
+	t.Parallel()
+	js := provisioned(t)
+	store := events.NewStore(js)
+	ctx := testContext(t)
+	const alice, bob = "did:plc:alice", "did:plc:bob"
+	appendTo := func(did, draft, guard string, expected uint64) (uint64, error) {
+		env := events.New("test", t0, &eventsv1.DraftCancelled{DraftId: draft})
+		return store.AppendGuarded(ctx, events.DraftSubject(did, draft), guard, expected, env)
+	}
+	guard := events.AccountDraftsFilter(alice)
+	first, err := appendTo(alice, "d1", guard, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := appendTo(bob, "d1", events.AccountDraftsFilter(bob), 0); err != nil {
+		t.Fatalf("another account's guard: %v", err)
+	}
+	if _, err := appendTo(alice, "d2", guard, 0); !errors.Is(err, events.ErrConflict) {
+		t.Fatalf("stale guard: %v, want ErrConflict", err)
+	}
+	if _, err := appendTo(alice, "d2", guard, first); err != nil {
+		t.Fatalf("fresh guard: %v", err)
+	}
+}
