@@ -24,6 +24,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -121,13 +122,20 @@ func (f *FakePDS) Reset() {
 // apply runs change on the records under the lock and records w with
 // change's answer (nil: applied).
 func (f *FakePDS) apply(w Write, change func(map[string]stored) error) error {
+	return f.applyAll([]Write{w}, change)
+}
+
+// applyAll is apply for the writes of one commit.
+func (f *FakePDS) applyAll(ws []Write, change func(map[string]stored) error) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	err := change(f.records)
-	if err != nil {
-		w.Err = err.Error()
+	for _, w := range ws {
+		if err != nil {
+			w.Err = err.Error()
+		}
+		f.writes = append(f.writes, w)
 	}
-	f.writes = append(f.writes, w)
 	close(f.changed)
 	f.changed = make(chan struct{})
 	return err
@@ -191,6 +199,52 @@ func (c *fakeClient) GetRecord(_ context.Context, collection, rkey string) (stri
 		return "", nil, &pds.Error{Status: http.StatusInternalServerError, Name: "InternalServerError", Message: err.Error()}
 	}
 	return cid, s.value, nil
+}
+
+// UploadBlob reads the bytes and answers their blob ref; it keeps nothing.
+func (c *fakeClient) UploadBlob(_ context.Context, mimeType string, data io.Reader, _ int64) (pds.BlobRef, error) {
+	b, err := io.ReadAll(data)
+	if err != nil {
+		return pds.BlobRef{}, fmt.Errorf("read blob: %w", err)
+	}
+	return pds.BlobRef{CID: record.BlobCID(b), MimeType: mimeType, Size: int64(len(b))}, nil
+}
+
+var batchOps = map[string]Op{pds.ActionCreate: OpCreate, pds.ActionUpdate: OpPut, pds.ActionDelete: OpDelete}
+
+// ApplyWrites applies every write, or none if a create finds its rkey in
+// use or an action is unknown; each write is noted on its own.
+func (c *fakeClient) ApplyWrites(_ context.Context, writes []pds.Write) ([]pds.Result, error) {
+	at := time.Now()
+	ws := make([]Write, len(writes))
+	for i, w := range writes {
+		ws[i] = Write{DID: c.did, Collection: w.Collection, Rkey: w.Rkey, Op: batchOps[w.Action], At: at}
+	}
+	err := c.f.applyAll(ws, func(recs map[string]stored) error {
+		for _, w := range writes {
+			_, exists := recs[recordKey(c.did, w.Collection, w.Rkey)]
+			if batchOps[w.Action] == "" || (exists && w.Action == pds.ActionCreate) {
+				return &pds.Error{Status: http.StatusBadRequest, Name: "InvalidRequest", Message: "Invalid write " + w.Action + " " + w.Collection + "/" + w.Rkey}
+			}
+		}
+		for _, w := range writes {
+			key := recordKey(c.did, w.Collection, w.Rkey)
+			if w.Action == pds.ActionDelete {
+				delete(recs, key)
+				continue
+			}
+			recs[key] = stored{value: append([]byte(nil), w.Value...)}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res := make([]pds.Result, len(writes))
+	for i, w := range writes {
+		res[i] = c.result(w.Collection, w.Rkey, "")
+	}
+	return res, nil
 }
 
 func (c *fakeClient) result(collection, rkey, cid string) pds.Result {

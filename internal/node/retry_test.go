@@ -3,6 +3,7 @@ package node_test
 import (
 	"connectrpc.com/connect"
 	"context"
+	"io"
 	"sync"
 	"testing"
 	"time"
@@ -56,6 +57,15 @@ func (c *failingClient) DeleteRecord(ctx context.Context, col, rkey string) (pds
 }
 func (c *failingClient) GetRecord(context.Context, string, string) (string, []byte, error) {
 	return "", nil, pds.ErrNotFound
+}
+
+// UploadBlob fails too, without counting as an attempt.
+func (c *failingClient) UploadBlob(context.Context, string, io.Reader, int64) (pds.BlobRef, error) {
+	return pds.BlobRef{}, c.f.err
+}
+func (c *failingClient) ApplyWrites(ctx context.Context, writes []pds.Write) ([]pds.Result, error) {
+	_, err := c.CreateRecord(ctx, "", "", nil)
+	return nil, err
 }
 
 // A PDS that keeps failing with a retryable error: alf tries again after 1,

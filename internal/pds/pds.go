@@ -15,11 +15,15 @@
 //	res, err := c.CreateRecord(ctx, "app.bsky.feed.post", rkey, recordJSON)
 //	if pds.UnknownOutcome(err) { /* read it back with GetRecord before deciding */ }
 //	if pds.Retryable(err) { /* try again later, not before Error.RetryAfter */ }
+//
+// UploadBlob and ApplyWrites (several writes in one commit, e.g. a thread)
+// fail the same way and are classified by the same two functions.
 package pds
 
 import (
 	"context"
 	"errors"
+	"io"
 
 	"github.com/bluesky-social/indigo/atproto/syntax"
 )
@@ -39,6 +43,13 @@ type Client interface {
 	// GetRecord returns the record's CID and JSON value, or an error
 	// matching ErrNotFound.
 	GetRecord(ctx context.Context, collection, rkey string) (cid string, value []byte, err error)
+	// UploadBlob uploads bytes with their mime type and returns the blob
+	// ref as the PDS gives it. size is the number of bytes (-1: unknown).
+	UploadBlob(ctx context.Context, mimeType string, data io.Reader, size int64) (BlobRef, error)
+	// ApplyWrites performs several writes in one commit
+	// (com.atproto.repo.applyWrites): all of them or none. Results come in
+	// the order of writes.
+	ApplyWrites(ctx context.Context, writes []Write) ([]Result, error)
 }
 
 var (
