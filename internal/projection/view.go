@@ -26,6 +26,7 @@ type View struct {
 	current   map[string]string              // AT-URI → newest draft ID
 	byAccount map[string]map[string]struct{} // DID → draft IDs
 	draftsSeq map[string]uint64              // DID → sequence of its last draft event
+	spends    map[string][]spend             // DID → alf's writes of the last day
 	accounts  map[string]Account
 	observers []func(Draft)
 }
@@ -38,6 +39,7 @@ func NewView() *View {
 		current:   make(map[string]string),
 		byAccount: make(map[string]map[string]struct{}),
 		draftsSeq: make(map[string]uint64),
+		spends:    make(map[string][]spend),
 		accounts:  make(map[string]Account),
 	}
 }
@@ -97,6 +99,9 @@ func (v *View) apply(ev events.Event) (Draft, bool) {
 	}
 	v.drafts[id] = &next
 	v.draftsSeq[next.DID] = ev.Seq
+	if next.Status == StatusPublished && prev.Status != StatusPublished {
+		v.recordSpend(next)
+	}
 	if prev.ID == "" {
 		v.index(&next)
 	}
@@ -236,6 +241,19 @@ func (v *View) ActiveCountAt(did string) (int, uint64) {
 		}
 	}
 	return n, v.draftsSeq[did]
+}
+
+// Active returns an account's drafts that are not terminal.
+func (v *View) Active(did string) []Draft {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	var out []Draft
+	for id := range v.byAccount[did] {
+		if d := v.drafts[id]; !d.Status.Terminal() {
+			out = append(out, *d)
+		}
+	}
+	return out
 }
 
 // Query selects a page of an account's drafts.

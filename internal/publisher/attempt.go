@@ -32,11 +32,18 @@ func (p *Publisher) attempt(ctx context.Context, d projection.Draft, c projectio
 	return p.write(ctx, client, d, c)
 }
 
-// write creates or puts the record with createdAt set to the claim's time.
+// write uploads the record's blobs, then creates or puts the record with
+// createdAt set to the claim's time.
 func (p *Publisher) write(ctx context.Context, client pds.Client, d projection.Draft, c projection.Claim) outcome {
 	body, err := record.WithCreatedAt(d.Record, c.WriteTime)
 	if err != nil {
 		return outcome{kind: failed, reason: truncate(err.Error())}
+	}
+	if err := p.uploadBlobs(ctx, client, d); err != nil {
+		if errors.Is(err, pds.ErrRevoked) {
+			return outcome{kind: failed, reason: reasonReauthorize, revoked: true}
+		}
+		return p.cfg.Policy.classify(err, c.Attempt, p.cfg.Clock.Now())
 	}
 	wctx, cancel := context.WithTimeout(ctx, p.cfg.WriteTimeout)
 	var res pds.Result

@@ -28,6 +28,7 @@ import (
 
 	"github.com/bluesky-social/indigo/atproto/syntax"
 	eventsv1 "github.com/latency-fabric/alf/gen/alf/events/v1"
+	"github.com/latency-fabric/alf/internal/blob"
 	"github.com/latency-fabric/alf/internal/clock"
 	"github.com/latency-fabric/alf/internal/events"
 	"github.com/latency-fabric/alf/internal/metrics"
@@ -53,6 +54,14 @@ type Config struct {
 	Log      *slog.Logger // default slog.Default()
 	Policy   Policy       // default DefaultPolicy
 	Metrics  *metrics.Metrics
+	// Budgets are the write points an account may spend per window; a
+	// draft that would exceed one waits (default: the PDS's limits, 5,000
+	// an hour and 35,000 a day), so one busy account is never rate-limited
+	// by its PDS.
+	Budgets []projection.Budget
+	// Blobs holds the blobs records reference, uploaded before each write
+	// and dropped after it; nil when alf keeps no blobs.
+	Blobs *blob.Store
 
 	// Durable is the consumer name all publishers share (default "publisher").
 	Durable string
@@ -96,6 +105,9 @@ func (c Config) withDefaults() Config {
 	if c.ClaimTimeout <= 0 {
 		c.ClaimTimeout = 2 * time.Minute
 	}
+	if c.Budgets == nil {
+		c.Budgets = DefaultBudgets
+	}
 	if c.MaxAckPending <= 0 {
 		c.MaxAckPending = 20_000
 	}
@@ -106,6 +118,12 @@ func (c Config) withDefaults() Config {
 		c.ViewTimeout = 10 * time.Second
 	}
 	return c
+}
+
+// DefaultBudgets are Bluesky's PDS write limits per account.
+var DefaultBudgets = []projection.Budget{
+	{Points: 5_000, Window: time.Hour},
+	{Points: 35_000, Window: 24 * time.Hour},
 }
 
 // Actor names the publisher in the events it appends.
@@ -256,6 +274,11 @@ func (p *Publisher) handle(ctx context.Context, msg jetstream.Msg, due *eventsv1
 		_ = msg.Ack() // stale: the draft moved on
 		return
 	}
+	if wait := p.overBudget(d); wait > 0 {
+		p.cfg.Log.Info("account write budget spent; draft waits", "draft", d.ID, "wait", wait)
+		_ = msg.NakWithDelay(wait)
+		return
+	}
 	seq, err := p.appendClaim(ctx, d, claim)
 	if errors.Is(err, events.ErrConflict) {
 		_ = msg.Ack() // another publisher or a command got there first
@@ -308,6 +331,16 @@ func (p *Publisher) decide(d projection.Draft, due *eventsv1.DraftDue, delivered
 		return c, true
 	}
 	return projection.Claim{}, false
+}
+
+// overBudget is how long a fresh claim must wait for the account's write
+// budgets (0: none). Takeovers never wait: their write may be done already.
+func (p *Publisher) overBudget(d projection.Draft) time.Duration {
+	if d.Status != projection.StatusScheduled {
+		return 0
+	}
+	now := p.cfg.Clock.Now()
+	return p.cfg.View.WriteAt(d.DID, projection.Points(d.Action), now, p.cfg.Budgets...).Sub(now)
 }
 
 func (p *Publisher) appendClaim(ctx context.Context, d projection.Draft, c projection.Claim) (uint64, error) {
@@ -367,6 +400,9 @@ func (p *Publisher) record(ctx context.Context, d projection.Draft, c projection
 	p.cfg.Metrics.Published(out.kind.String())
 	if out.revoked {
 		p.revoke(ctx, d.DID)
+	}
+	if out.kind == published {
+		p.dropBlobs(ctx, d)
 	}
 	return nil
 }

@@ -1,0 +1,89 @@
+package publisher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/latency-fabric/alf/internal/blob"
+	"github.com/latency-fabric/alf/internal/pds"
+	"github.com/latency-fabric/alf/internal/projection"
+)
+
+// uploadBlobs uploads the blobs a record references that alf keeps for the
+// account, before the record is written. A blob alf does not have (uploaded
+// to the PDS by the client, or already published) is left to the PDS.
+func (p *Publisher) uploadBlobs(ctx context.Context, client pds.Client, d projection.Draft) error {
+	if p.cfg.Blobs == nil || len(d.Record) == 0 {
+		return nil
+	}
+	refs, err := blob.Refs(d.Record)
+	if err != nil {
+		return nil // the record was checked when the draft was made
+	}
+	for _, cid := range refs {
+		if err := p.uploadBlob(ctx, client, d.DID, cid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Publisher) uploadBlob(ctx context.Context, client pds.Client, did, cid string) error {
+	info, body, err := p.cfg.Blobs.Get(ctx, did, cid)
+	if errors.Is(err, blob.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read blob %s: %w", cid, &pds.Error{Status: 503, Message: err.Error()})
+	}
+	defer body.Close()
+	wctx, cancel := context.WithTimeout(ctx, p.cfg.WriteTimeout)
+	defer cancel()
+	ref, err := client.UploadBlob(wctx, info.MimeType, body, info.Size)
+	if err != nil {
+		return fmt.Errorf("upload blob %s: %w", cid, err)
+	}
+	if ref.CID != cid {
+		return fmt.Errorf("upload blob %s: the PDS made it %s", cid, ref.CID)
+	}
+	return nil
+}
+
+// dropBlobs removes the published record's blobs from alf's store, unless
+// another of the account's unpublished drafts still uses them. Best effort:
+// a blob left behind is only storage.
+func (p *Publisher) dropBlobs(ctx context.Context, d projection.Draft) {
+	if p.cfg.Blobs == nil || len(d.Record) == 0 {
+		return
+	}
+	refs, err := blob.Refs(d.Record)
+	if err != nil || len(refs) == 0 {
+		return
+	}
+	inUse := p.blobsInUse(d)
+	for _, cid := range refs {
+		if inUse[cid] {
+			continue
+		}
+		if err := p.cfg.Blobs.Delete(ctx, d.DID, cid); err != nil && !errors.Is(err, blob.ErrNotFound) {
+			p.cfg.Log.Warn("drop published blob", "draft", d.ID, "cid", cid, "err", err)
+		}
+	}
+}
+
+// blobsInUse are the blobs referenced by the account's other drafts that
+// may still be published.
+func (p *Publisher) blobsInUse(published projection.Draft) map[string]bool {
+	used := map[string]bool{}
+	for _, d := range p.cfg.View.Active(published.DID) {
+		if d.ID == published.ID {
+			continue
+		}
+		refs, _ := blob.Refs(d.Record)
+		for _, cid := range refs {
+			used[cid] = true
+		}
+	}
+	return used
+}
