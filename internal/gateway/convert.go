@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -94,18 +93,4 @@ func recordJSON(rec *structpb.Struct) ([]byte, error) {
 		return nil, fmt.Errorf("record: %w", err)
 	}
 	return buf.Bytes(), nil
-}
-
-// checkType refuses a record whose $type names another collection.
-func checkType(body []byte, collection string) error {
-	var top struct {
-		Type *string `json:"$type"`
-	}
-	if err := json.Unmarshal(body, &top); err != nil {
-		return fmt.Errorf("record: %w", err)
-	}
-	if top.Type != nil && *top.Type != collection {
-		return errors.New("record $type must equal the collection")
-	}
-	return nil
 }

@@ -288,7 +288,7 @@ func parseRecord(req *alfv1.CreateDraftRequest, a eventsv1.Action) ([]byte, stri
 	if err != nil {
 		return nil, "", err
 	}
-	if err := checkType(body, req.GetCollection()); err != nil {
+	if err := record.Check(req.GetCollection(), body); err != nil {
 		return nil, "", err
 	}
 	cid, err := record.CID(body)
@@ -300,14 +300,28 @@ func parseRecord(req *alfv1.CreateDraftRequest, a eventsv1.Action) ([]byte, stri
 
 // create appends DraftCreated for a new lifecycle of nd.uri. A URI with an
 // active draft is refused (after catching up with the log once); a race for
-// the same URI is decided by the log.
+// the same URI is decided by the log. With MaxDrafts, the account's active
+// drafts are counted and the append is guarded by the account's last draft
+// event, so no race can exceed the cap.
 func (g *Gateway) create(ctx context.Context, did syntax.DID, nd newDraft) (projection.Draft, error) {
-	var err error
-	for try := 0; ; try++ {
+	tries := 2
+	if g.cfg.MaxDrafts > 0 {
+		tries = 5 // publishes of the account's other drafts move the guard too
+	}
+	for try := 1; ; try++ {
+		expected, guard := uint64(0), ""
+		if g.cfg.MaxDrafts > 0 {
+			n, seq := g.cfg.View.ActiveCountAt(did.String())
+			if n >= g.cfg.MaxDrafts {
+				return projection.Draft{}, connect.NewError(connect.CodeResourceExhausted,
+					fmt.Errorf("Draft limit reached: you may have at most %d active drafts", g.cfg.MaxDrafts))
+			}
+			expected, guard = seq, events.AccountDraftsFilter(did.String())
+		}
 		lifecycle := uint32(1)
 		if cur, ok := g.cfg.View.DraftByURI(nd.uri); ok {
 			if !cur.Status.Terminal() {
-				if try == 0 { // it may have ended in another process just now
+				if try == 1 { // it may have ended in another process just now
 					if err := g.catchUp(ctx); err != nil {
 						return projection.Draft{}, err
 					}
@@ -323,15 +337,17 @@ func (g *Gateway) create(ctx context.Context, did syntax.DID, nd newDraft) (proj
 			DraftId: id, Uri: nd.uri, Did: did.String(), Collection: nd.collection, Rkey: nd.rkey,
 			Action: nd.action, Record: nd.record, Cid: nd.cid, ScheduledAt: nd.scheduledAt, Lifecycle: lifecycle,
 		}
-		if nd.trigger {
-			if created.TriggerHash, err = g.newTrigger(ctx, id, did); err != nil {
+		if nd.trigger && created.TriggerHash == "" {
+			hash, err := g.newTrigger(ctx, id, did)
+			if err != nil {
 				return projection.Draft{}, err
 			}
+			created.TriggerHash = hash
 		}
 		env := events.New(did.String(), g.cfg.Clock.Now(), created)
-		var seq uint64
-		seq, err = g.cfg.Store.Append(ctx, events.DraftSubject(did.String(), id), 0, env)
-		if errors.Is(err, events.ErrConflict) && try == 0 {
+		subject := events.DraftSubject(did.String(), id)
+		seq, err := g.cfg.Store.AppendGuarded(ctx, subject, guardOr(guard, subject), expected, env)
+		if errors.Is(err, events.ErrConflict) && try < tries {
 			if err := g.catchUp(ctx); err != nil {
 				return projection.Draft{}, err
 			}
@@ -342,6 +358,14 @@ func (g *Gateway) create(ctx context.Context, did syntax.DID, nd newDraft) (proj
 		}
 		return g.applied(ctx, id, seq)
 	}
+}
+
+// guardOr is the guard of an append: guard, else the subject itself.
+func guardOr(guard, subject string) string {
+	if guard != "" {
+		return guard
+	}
+	return subject
 }
 
 // update decides a command on the caller's draft of uri and appends its

@@ -20,8 +20,10 @@ import (
 	"github.com/bluesky-social/indigo/atproto/syntax"
 	"github.com/latency-fabric/alf/gen/alf/v1/alfv1connect"
 	"github.com/latency-fabric/alf/internal/auth"
+	"github.com/latency-fabric/alf/internal/blob"
 	"github.com/latency-fabric/alf/internal/clock"
 	"github.com/latency-fabric/alf/internal/events"
+	"github.com/latency-fabric/alf/internal/lexicon"
 	"github.com/latency-fabric/alf/internal/projection"
 )
 
@@ -39,8 +41,18 @@ type Config struct {
 	// Triggers keeps one-time trigger URLs; nil refuses drafts with a
 	// trigger.
 	Triggers *Triggers
-	Clock    clock.Clock  // default clock.Real
-	Log      *slog.Logger // default slog.Default()
+	// Blobs keeps uploaded blobs until their record is published.
+	Blobs *blob.Store
+	// Lexicons validates XRPC calls.
+	Lexicons *lexicon.Catalog
+	// MaxDrafts caps each account's active drafts (MAX_DRAFTS_PER_USER);
+	// 0 means no cap.
+	MaxDrafts int
+	// Collections reports whether a collection may be written
+	// (ALLOWED_COLLECTIONS); nil allows every collection.
+	Collections func(nsid string) bool
+	Clock       clock.Clock  // default clock.Real
+	Log         *slog.Logger // default slog.Default()
 	// ViewTimeout bounds the wait for the projection to show a command's own
 	// write (default 5 s).
 	ViewTimeout time.Duration
@@ -51,7 +63,8 @@ type Config struct {
 
 // Gateway serves alf's APIs.
 type Gateway struct {
-	cfg Config
+	cfg  Config
+	xrpc map[string]xrpcHandler
 }
 
 // New returns a gateway.
@@ -68,7 +81,9 @@ func New(cfg Config) *Gateway {
 	if cfg.PublishWait <= 0 {
 		cfg.PublishWait = 10 * time.Second
 	}
-	return &Gateway{cfg: cfg}
+	g := &Gateway{cfg: cfg}
+	g.xrpc = g.xrpcMethods()
+	return g
 }
 
 // Protocols serves HTTP/1.1 and HTTP/2 without TLS (h2c), as gRPC needs.
@@ -99,7 +114,16 @@ func (g *Gateway) Handler() http.Handler {
 
 	mux.HandleFunc("GET /health", Health)
 	mux.HandleFunc("POST /triggers/{key}", g.fireTrigger)
-	return mux
+	mux.HandleFunc("POST /blob", g.serveBlob)
+	mux.HandleFunc("GET /xrpc/_health", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"version": "1.0.0", "service": "alf"})
+	})
+	mux.HandleFunc("/xrpc/com.atproto.repo.uploadBlob", g.serveUploadBlob)
+	mux.HandleFunc("/xrpc/{nsid}", g.serveXRPC)
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "Not found"})
+	})
+	return withCORS(mux)
 }
 
 // Health answers GET /health: {"status":"ok","service":"alf"}.

@@ -41,6 +41,12 @@ func startGateway(t *testing.T) *gateway {
 // startNode is startGateway with other roles too.
 func startNode(t *testing.T, roles node.Roles) *gateway {
 	t.Helper()
+	return startTuned(t, roles, nil)
+}
+
+// startTuned is startNode with options changed by tune.
+func startTuned(t *testing.T, roles node.Roles, tune func(*node.Options)) *gateway {
+	t.Helper()
 	nc := natstest.Conn(t, natstest.Server(t))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -48,10 +54,14 @@ func startNode(t *testing.T, roles node.Roles) *gateway {
 	}
 	g := &gateway{alice: authtest.NewIdentity(t), bob: authtest.NewIdentityP256(t)}
 	key, _ := seal.NewKey()
-	n, err := node.Start(context.Background(), node.Options{
+	opts := node.Options{
 		Conn: nc, Roles: roles, Key: key, Listener: ln, ServiceURL: "https://alf.test",
 		ServiceDID: serviceDID, Directory: authtest.Directory(g.alice, g.bob),
-	})
+	}
+	if tune != nil {
+		tune(&opts)
+	}
+	n, err := node.Start(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

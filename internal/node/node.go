@@ -19,15 +19,18 @@ import (
 
 	"github.com/bluesky-social/indigo/atproto/identity"
 	"github.com/latency-fabric/alf/internal/auth"
+	"github.com/latency-fabric/alf/internal/blob"
 	"github.com/latency-fabric/alf/internal/clock"
 	"github.com/latency-fabric/alf/internal/events"
 	"github.com/latency-fabric/alf/internal/gateway"
+	"github.com/latency-fabric/alf/internal/lexicon"
 	"github.com/latency-fabric/alf/internal/metrics"
 	"github.com/latency-fabric/alf/internal/pds"
 	"github.com/latency-fabric/alf/internal/projection"
 	"github.com/latency-fabric/alf/internal/publisher"
 	"github.com/latency-fabric/alf/internal/seal"
 	"github.com/latency-fabric/alf/internal/timer"
+	"github.com/latency-fabric/alf/internal/webhook"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -50,6 +53,15 @@ type Options struct {
 	ServiceDID string
 	// ServiceURL is alf's public base URL (trigger URLs start with it).
 	ServiceURL string
+	// MaxDrafts caps each account's active drafts; 0 means no cap.
+	MaxDrafts int
+	// Collections reports whether a collection may be written; nil allows
+	// all.
+	Collections func(nsid string) bool
+	// WebhookURL is POSTed after each publish ("" for none), signed with
+	// WebhookKey; the publisher role runs the notifier.
+	WebhookURL string
+	WebhookKey []byte
 	// Directory resolves DIDs (inbound auth, PDS discovery).
 	Directory identity.Directory
 	// Listener serves HTTP (the gateway's APIs when it runs, and /health
@@ -80,6 +92,7 @@ type Node struct {
 	timer *timer.Timer
 	pub   *publisher.Publisher
 	stats *metrics.Metrics
+	hook  *webhook.Notifier
 	http  *http.Server
 	ln    net.Listener
 	srvCh chan error
@@ -147,6 +160,16 @@ func (n *Node) start(ctx context.Context, js jetstream.JetStream) error {
 			return err
 		}
 	}
+	if o.Roles.Publisher && o.WebhookURL != "" {
+		hook, err := webhook.New(webhook.Config{Store: n.store, URL: o.WebhookURL, SigningKey: o.WebhookKey, Log: o.Log.With("role", "webhook")})
+		if err != nil {
+			return err
+		}
+		if err := hook.Start(ctx); err != nil {
+			return err
+		}
+		n.hook = hook
+	}
 	if o.Roles.Publisher {
 		pc := o.Publisher
 		pc.View, pc.Store, pc.Clock, pc.Log, pc.Metrics = n.view, n.store, o.Clock, o.Log.With("role", "publisher"), n.stats
@@ -154,6 +177,11 @@ func (n *Node) start(ctx context.Context, js jetstream.JetStream) error {
 		if pc.Accounts == nil {
 			pc.Accounts = sessions
 		}
+		obj, err := js.ObjectStore(ctx, events.ObjectBlobs)
+		if err != nil {
+			return fmt.Errorf("blob store: %w", err)
+		}
+		pc.Blobs = blob.NewStore(obj)
 		n.pub = publisher.New(pc)
 		if err := n.pub.Start(ctx); err != nil {
 			return err
@@ -189,19 +217,10 @@ func (n *Node) serve(sessions *pds.Sessions) error {
 	}
 	mux := http.NewServeMux()
 	if o.Roles.Gateway {
-		kv, err := n.store.JetStream().KeyValue(context.Background(), events.BucketTriggers)
+		gw, err := n.gateway(sessions)
 		if err != nil {
-			return fmt.Errorf("triggers bucket: %w", err)
+			return err
 		}
-		gw := gateway.New(gateway.Config{
-			View:     n.view,
-			Store:    n.store,
-			Verifier: auth.NewVerifier(o.ServiceDID, o.Directory),
-			Accounts: sessions,
-			Triggers: gateway.NewTriggers(kv, o.Key, o.ServiceURL),
-			Clock:    o.Clock,
-			Log:      o.Log.With("role", "gateway"),
-		})
 		mux.Handle("/", gw.Handler())
 	} else {
 		mux.HandleFunc("GET /health", gateway.Health)
@@ -223,6 +242,38 @@ func (n *Node) serve(sessions *pds.Sessions) error {
 	n.srvCh = make(chan error, 1)
 	go func() { n.srvCh <- n.http.Serve(ln) }()
 	return nil
+}
+
+// gateway assembles the gateway role.
+func (n *Node) gateway(sessions *pds.Sessions) (*gateway.Gateway, error) {
+	o := n.opts
+	ctx := context.Background()
+	js := n.store.JetStream()
+	kv, err := js.KeyValue(ctx, events.BucketTriggers)
+	if err != nil {
+		return nil, fmt.Errorf("triggers bucket: %w", err)
+	}
+	obj, err := js.ObjectStore(ctx, events.ObjectBlobs)
+	if err != nil {
+		return nil, fmt.Errorf("blob store: %w", err)
+	}
+	lex, err := lexicon.Load()
+	if err != nil {
+		return nil, err
+	}
+	return gateway.New(gateway.Config{
+		View:        n.view,
+		Store:       n.store,
+		Verifier:    auth.NewVerifier(o.ServiceDID, o.Directory),
+		Accounts:    sessions,
+		Triggers:    gateway.NewTriggers(kv, o.Key, o.ServiceURL),
+		Blobs:       blob.NewStore(obj),
+		Lexicons:    lex,
+		MaxDrafts:   o.MaxDrafts,
+		Collections: o.Collections,
+		Clock:       o.Clock,
+		Log:         o.Log.With("role", "gateway"),
+	}), nil
 }
 
 // Addr is the HTTP listen address ("" when the node serves no HTTP).
@@ -255,6 +306,9 @@ func (n *Node) stop() {
 	}
 	if n.pub != nil {
 		n.pub.Stop()
+	}
+	if n.hook != nil {
+		n.hook.Stop()
 	}
 	if n.timer != nil {
 		n.timer.Stop()

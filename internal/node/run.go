@@ -26,6 +26,10 @@ func FromConfig(cfg config.Config, key seal.Key, nc *nats.Conn, roles Roles, log
 	o := withDefaults(Options{Conn: nc, Roles: roles, Key: key, Log: log})
 	o.ServiceDID = cfg.ServiceDID
 	o.ServiceURL = cfg.ServiceURL
+	o.MaxDrafts = cfg.MaxDraftsPerUser
+	o.Collections = cfg.CollectionAllowed
+	o.WebhookURL = cfg.PostPublishWebhookURL
+	o.WebhookKey = []byte(cfg.PostPublishWebhookSecret)
 	o.Directory = auth.NewDirectory(cfg.PLCRoot, o.HTTPClient)
 	o.Addr = ":" + strconv.Itoa(cfg.Port)
 	return o

@@ -1,0 +1,69 @@
+package gateway
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/latency-fabric/alf/internal/blob"
+)
+
+// uploadLXM is the method a blob upload's service-auth token names, on the
+// REST route /blob as on the XRPC method.
+const uploadLXM = "com.atproto.repo.uploadBlob"
+
+// serveBlob handles POST /blob (the reference's route): it answers
+// {"cid","mimeType","size"}, and auth failures with the error name
+// AuthRequired as the reference does.
+func (g *Gateway) serveBlob(w http.ResponseWriter, r *http.Request) {
+	info, err := g.upload(w, r, "AuthRequired")
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"cid": info.CID, "mimeType": info.MimeType, "size": info.Size})
+}
+
+// serveUploadBlob handles com.atproto.repo.uploadBlob, answering with a
+// blob ref as a PDS does.
+func (g *Gateway) serveUploadBlob(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		writeXRPCError(w, http.StatusBadRequest, "InvalidRequest", "Incorrect HTTP method ("+r.Method+") expected POST")
+		return
+	}
+	info, err := g.upload(w, r, "AuthenticationRequired")
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"blob": map[string]any{
+		"$type": "blob", "ref": map[string]string{"$link": info.CID}, "mimeType": info.MimeType, "size": info.Size,
+	}})
+}
+
+// upload authenticates the caller and stores the body as their blob. A body
+// over the limit of its type is refused with 413 before anything is stored.
+func (g *Gateway) upload(w http.ResponseWriter, r *http.Request, authName string) (blob.Info, error) {
+	did, err := g.cfg.Verifier.Verify(r.Context(), r.Header.Get("Authorization"), uploadLXM)
+	if err != nil {
+		return blob.Info{}, &xrpcError{http.StatusUnauthorized, authName, authMessage(err)}
+	}
+	if g.cfg.Blobs == nil {
+		return blob.Info{}, &xrpcError{http.StatusNotImplemented, "MethodNotImplemented", "blob uploads are not configured"}
+	}
+	mime, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
+	mime = strings.TrimSpace(mime)
+	info, err := g.cfg.Blobs.Put(r.Context(), did.String(), mime, r.Body, r.ContentLength)
+	switch {
+	case errors.Is(err, blob.ErrTooLarge):
+		return blob.Info{}, &xrpcError{http.StatusRequestEntityTooLarge, "BlobTooLarge",
+			"blob is larger than the limit for its type (1,000,000 bytes for images, 50 MB otherwise)"}
+	case errors.Is(err, blob.ErrEmpty):
+		return blob.Info{}, invalid("Request body is required")
+	case errors.Is(err, blob.ErrMimeType):
+		return blob.Info{}, invalid("Content-Type must be a media type such as image/png")
+	case err != nil:
+		return blob.Info{}, &xrpcError{http.StatusServiceUnavailable, "Unavailable", "could not store the blob; try again"}
+	}
+	return info, nil
+}
