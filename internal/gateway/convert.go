@@ -35,13 +35,26 @@ func (g *Gateway) draftMessage(ctx context.Context, d projection.Draft) *alfv1.D
 	if g.cfg.Triggers != nil {
 		m.TriggerUrl = g.cfg.Triggers.URL(ctx, d.TriggerHash)
 	}
-	if len(d.Record) > 0 {
-		rec := new(structpb.Struct)
-		if err := protojson.Unmarshal(d.Record, rec); err == nil {
-			m.Record = rec
-		}
+	m.Record = recordStruct(d.Record)
+	for _, w := range d.Writes {
+		m.Writes = append(m.Writes, &alfv1.DraftWrite{
+			Action: draftAction(w.GetAction()), Collection: w.GetCollection(), Rkey: w.GetRkey(),
+			Record: recordStruct(w.GetRecord()), Cid: w.GetCid(),
+		})
 	}
 	return m
+}
+
+// recordStruct is a record's JSON as a Struct (nil for none).
+func recordStruct(b []byte) *structpb.Struct {
+	if len(b) == 0 {
+		return nil
+	}
+	rec := new(structpb.Struct)
+	if protojson.Unmarshal(b, rec) != nil {
+		return nil
+	}
+	return rec
 }
 
 func timestamp(t time.Time) *timestamppb.Timestamp {
@@ -57,6 +70,8 @@ func draftAction(a eventsv1.Action) alfv1.DraftAction {
 		return alfv1.DraftAction_DRAFT_ACTION_PUT
 	case eventsv1.Action_ACTION_DELETE:
 		return alfv1.DraftAction_DRAFT_ACTION_DELETE
+	case eventsv1.Action_ACTION_BATCH:
+		return alfv1.DraftAction_DRAFT_ACTION_BATCH
 	}
 	return alfv1.DraftAction_DRAFT_ACTION_CREATE
 }

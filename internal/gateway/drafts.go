@@ -155,8 +155,11 @@ func (s *drafts) UpdateDraft(ctx context.Context, req *connect.Request[alfv1.Upd
 		}
 		ev := &eventsv1.DraftUpdated{DraftId: d.ID, ScheduledAt: req.Msg.GetScheduledAt()}
 		if req.Msg.GetRecord() != nil {
-			if d.Action == eventsv1.Action_ACTION_DELETE {
+			switch d.Action {
+			case eventsv1.Action_ACTION_DELETE:
 				return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("a delete takes no record"))
+			case eventsv1.Action_ACTION_BATCH:
+				return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("the records of a batch cannot be replaced; cancel it and create another"))
 			}
 			body, cid, err := parseRecord(&alfv1.CreateDraftRequest{Collection: d.Collection, Record: req.Msg.GetRecord()}, d.Action)
 			if err != nil {
@@ -226,9 +229,13 @@ type newDraft struct {
 	cid                   string
 	scheduledAt           *timestamppb.Timestamp
 	trigger               bool
+	writes                []*eventsv1.BatchWrite // of a batch
 }
 
 func (g *Gateway) parseNewDraft(did syntax.DID, req *alfv1.CreateDraftRequest) (newDraft, error) {
+	if req.GetAction() == alfv1.DraftAction_DRAFT_ACTION_BATCH || len(req.GetWrites()) > 0 {
+		return g.parseBatch(did, req)
+	}
 	nsid, err := syntax.ParseNSID(req.GetCollection())
 	if err != nil {
 		return newDraft{}, fmt.Errorf("collection must be a valid NSID: %w", err)
@@ -250,12 +257,56 @@ func (g *Gateway) parseNewDraft(did syntax.DID, req *alfv1.CreateDraftRequest) (
 	return nd, nil
 }
 
+// parseBatch checks a batch draft: writes published in one commit.
+func (g *Gateway) parseBatch(did syntax.DID, req *alfv1.CreateDraftRequest) (newDraft, error) {
+	ws := req.GetWrites()
+	if len(ws) == 0 || len(ws) > maxBatchWrites {
+		return newDraft{}, fmt.Errorf("a batch holds 1 to %d writes", maxBatchWrites)
+	}
+	nd := newDraft{action: eventsv1.Action_ACTION_BATCH, trigger: req.GetTrigger()}
+	if at := req.GetScheduledAt(); at != nil {
+		if err := at.CheckValid(); err != nil {
+			return newDraft{}, fmt.Errorf("scheduled_at: %w", err)
+		}
+		nd.scheduledAt = at
+	}
+	seen := map[string]bool{}
+	for i, w := range ws {
+		var value []byte
+		if w.GetRecord() != nil {
+			var err error
+			if value, err = recordJSON(w.GetRecord()); err != nil {
+				return newDraft{}, fmt.Errorf("writes/%d: %w", i, err)
+			}
+		}
+		a := action(w.GetAction())
+		if a == eventsv1.Action_ACTION_BATCH {
+			return newDraft{}, fmt.Errorf("writes/%d: a write is a create, a put or a delete", i)
+		}
+		bw, err := g.checkWrite(a, w.GetCollection(), w.GetRkey(), value)
+		if err != nil {
+			return newDraft{}, fmt.Errorf("writes/%d: %w", i, err)
+		}
+		uri := "at://" + did.String() + "/" + bw.Collection + "/" + bw.Rkey
+		if seen[uri] {
+			return newDraft{}, fmt.Errorf("writes/%d: %s is written twice", i, uri)
+		}
+		seen[uri] = true
+		nd.writes = append(nd.writes, bw)
+	}
+	nd.collection, nd.rkey = nd.writes[0].Collection, nd.writes[0].Rkey
+	nd.uri = "at://" + did.String() + "/" + nd.collection + "/" + nd.rkey
+	return nd, nil
+}
+
 func action(a alfv1.DraftAction) eventsv1.Action {
 	switch a {
 	case alfv1.DraftAction_DRAFT_ACTION_PUT:
 		return eventsv1.Action_ACTION_PUT
 	case alfv1.DraftAction_DRAFT_ACTION_DELETE:
 		return eventsv1.Action_ACTION_DELETE
+	case alfv1.DraftAction_DRAFT_ACTION_BATCH:
+		return eventsv1.Action_ACTION_BATCH
 	}
 	return eventsv1.Action_ACTION_CREATE
 }
@@ -336,6 +387,7 @@ func (g *Gateway) create(ctx context.Context, did syntax.DID, nd newDraft) (proj
 		created := &eventsv1.DraftCreated{
 			DraftId: id, Uri: nd.uri, Did: did.String(), Collection: nd.collection, Rkey: nd.rkey,
 			Action: nd.action, Record: nd.record, Cid: nd.cid, ScheduledAt: nd.scheduledAt, Lifecycle: lifecycle,
+			Writes: nd.writes,
 		}
 		if nd.trigger && created.TriggerHash == "" {
 			hash, err := g.newTrigger(ctx, id, did)

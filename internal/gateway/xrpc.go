@@ -59,6 +59,7 @@ func (g *Gateway) xrpcMethods() map[string]xrpcHandler {
 		"com.atproto.repo.createRecord":               g.createRecord,
 		"com.atproto.repo.putRecord":                  g.putRecord,
 		"com.atproto.repo.deleteRecord":               g.deleteRecord,
+		"com.atproto.repo.applyWrites":                g.applyWrites,
 		"town.roundabout.scheduledPosts.listPosts":    g.listPosts,
 		"town.roundabout.scheduledPosts.getPost":      g.getPost,
 		"town.roundabout.scheduledPosts.schedulePost": g.schedulePost,

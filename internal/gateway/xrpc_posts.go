@@ -32,6 +32,18 @@ type draftView struct {
 	FailureReason string          `json:"failureReason,omitempty"`
 	Record        json.RawMessage `json:"record,omitempty"`
 	TriggerURL    string          `json:"triggerUrl,omitempty"`
+	// Writes of an applyWrites draft (not in the reference's lexicon;
+	// extra fields are allowed).
+	Writes []writeView `json:"writes,omitempty"`
+}
+
+// writeView is one write of an applyWrites draft.
+type writeView struct {
+	Action     string          `json:"action"`
+	Collection string          `json:"collection"`
+	Rkey       string          `json:"rkey"`
+	CID        string          `json:"cid,omitempty"`
+	Record     json.RawMessage `json:"record,omitempty"`
 }
 
 // viewTime is the reference's timestamp format.
@@ -58,6 +70,13 @@ func (g *Gateway) draftView(ctx context.Context, d projection.Draft) draftView {
 	if len(d.Record) > 0 {
 		v.Record = d.Record
 	}
+	for _, w := range d.Writes {
+		wv := writeView{Action: actionName(w.GetAction()), Collection: w.GetCollection(), Rkey: w.GetRkey(), CID: w.GetCid()}
+		if len(w.GetRecord()) > 0 {
+			wv.Record = w.GetRecord()
+		}
+		v.Writes = append(v.Writes, wv)
+	}
 	return v
 }
 
@@ -67,6 +86,8 @@ func actionName(a eventsv1.Action) string {
 		return "put"
 	case eventsv1.Action_ACTION_DELETE:
 		return "delete"
+	case eventsv1.Action_ACTION_BATCH:
+		return "applyWrites"
 	}
 	return "create"
 }
@@ -169,6 +190,9 @@ func (g *Gateway) updatePost(ctx context.Context, req *xrpcRequest) (any, error)
 			}
 			e := proto.Clone(ev).(*eventsv1.DraftUpdated)
 			e.DraftId = d.ID
+			if len(in.Record) > 0 && d.Action == eventsv1.Action_ACTION_BATCH {
+				return nil, invalid("the records of an applyWrites draft cannot be replaced; delete it and write again")
+			}
 			if len(in.Record) > 0 && d.Action != eventsv1.Action_ACTION_DELETE {
 				if err := record.Check(d.Collection, in.Record); err != nil {
 					return nil, invalid(err.Error())

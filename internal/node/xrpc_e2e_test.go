@@ -11,11 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluesky-social/indigo/atproto/syntax"
 	"github.com/latency-fabric/alf/internal/auth"
 	"github.com/latency-fabric/alf/internal/blob"
 	"github.com/latency-fabric/alf/internal/events"
 	"github.com/latency-fabric/alf/internal/node"
 	"github.com/latency-fabric/alf/internal/pdstest"
+	"github.com/latency-fabric/alf/internal/record"
 )
 
 // xrpcCall sends one request to alf as the user, with a service-auth token
@@ -132,5 +134,73 @@ func TestXRPCClientEndToEnd(t *testing.T) {
 	}
 	if got := countPosts(t, u.client, marker); got != 0 {
 		t.Fatalf("%d posts after the delete, want 0", got)
+	}
+}
+
+// A three-post thread sent with applyWrites is kept as one draft and
+// published in one commit, each reply pointing at the posts as written
+// (their createdAt, and so their CIDs, are the write time's).
+func TestApplyWritesThreadEndToEnd(t *testing.T) {
+	t.Parallel()
+	h := pdstest.Load(t)
+	n := startNode(t, connectNATS(t, natsServer(t)), auth.NewDirectory(h.PLCURL, nil), node.All, nil)
+	u := signIn(t, h, 0)
+	_, accounts := u.clients(n)
+	connectAccount(t, u, accounts)
+	did := u.acct.DID
+
+	marker := fmt.Sprintf("alf thread %d", time.Now().UnixNano())
+	base := time.Now().UnixMicro()
+	rkeys := []string{syntax.NewTID(base, 1).String(), syntax.NewTID(base+1, 1).String(), syntax.NewTID(base+2, 1).String()}
+	uris := make([]string, 3)
+	cids := make([]string, 3)
+	var writes []any
+	for i := range 3 {
+		uris[i] = "at://" + did + "/app.bsky.feed.post/" + rkeys[i]
+		rec := map[string]any{"$type": "app.bsky.feed.post", "text": fmt.Sprintf("%s #%d", marker, i+1), "createdAt": "2000-01-01T00:00:00.000Z"}
+		if i > 0 {
+			rec["reply"] = map[string]any{
+				"root":   map[string]any{"uri": uris[0], "cid": cids[0]},
+				"parent": map[string]any{"uri": uris[i-1], "cid": cids[i-1]},
+			}
+		}
+		b, _ := json.Marshal(rec)
+		cid, err := record.CID(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cids[i] = cid
+		writes = append(writes, map[string]any{"$type": "com.atproto.repo.applyWrites#create", "collection": "app.bsky.feed.post", "rkey": rkeys[i], "value": json.RawMessage(b)})
+	}
+	body, _ := json.Marshal(map[string]any{"repo": did, "writes": writes})
+	due := time.Now().Add(2 * time.Second).UTC().Format(time.RFC3339Nano)
+	status, out := u.xrpcCall(t, n, "POST", "/xrpc/com.atproto.repo.applyWrites", "com.atproto.repo.applyWrites", "application/json", body, map[string]string{"x-scheduled-at": due})
+	if status != 200 || len(out["results"].([]any)) != 3 {
+		t.Fatalf("applyWrites: %d %v", status, out)
+	}
+	eventually(t, 20*time.Second, "the thread to be published", func() bool {
+		_, v := u.xrpcCall(t, n, "GET", "/xrpc/town.roundabout.scheduledPosts.getPost?uri="+uris[0], "town.roundabout.scheduledPosts.getPost", "", nil, nil)
+		return v["status"] == "published"
+	})
+	got := make([]pdsRecord, 3)
+	for i := range 3 {
+		got[i] = getRecord(t, u.client, "app.bsky.feed.post", rkeys[i])
+		if got[i].Value["createdAt"] == "2000-01-01T00:00:00.000Z" {
+			t.Fatalf("post %d kept the client's createdAt", i+1)
+		}
+	}
+	ref := func(i int, which string) map[string]any {
+		return got[i].Value["reply"].(map[string]any)[which].(map[string]any)
+	}
+	for i := 1; i < 3; i++ {
+		if r := ref(i, "root"); r["uri"] != uris[0] || r["cid"] != got[0].CID {
+			t.Errorf("post %d root = %v, want %s %s", i+1, r, uris[0], got[0].CID)
+		}
+		if r := ref(i, "parent"); r["uri"] != uris[i-1] || r["cid"] != got[i-1].CID {
+			t.Errorf("post %d parent = %v, want %s %s", i+1, r, uris[i-1], got[i-1].CID)
+		}
+	}
+	if got := countPosts(t, u.client, marker+" #2"); got != 1 {
+		t.Fatalf("%d copies of the second post, want 1", got)
 	}
 }

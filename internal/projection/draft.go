@@ -54,9 +54,11 @@ type Draft struct {
 	Collection string
 	Rkey       string
 	Action     eventsv1.Action
-	Record     []byte // the client's JSON; nil for deletes
-	CID        string
-	Lifecycle  uint32
+	Record     []byte // the client's JSON; nil for deletes and batches
+	// Writes are the writes of an ACTION_BATCH draft, in order.
+	Writes    []*eventsv1.BatchWrite
+	CID       string
+	Lifecycle uint32
 	// TriggerHash is the HMAC of the draft's trigger key ("" without one);
 	// TriggerFired is set once the trigger was used.
 	TriggerHash  string
@@ -153,6 +155,7 @@ func created(e *eventsv1.DraftCreated, at time.Time) Draft {
 		CID:         e.GetCid(),
 		Lifecycle:   e.GetLifecycle(),
 		TriggerHash: e.GetTriggerHash(),
+		Writes:      e.GetWrites(),
 		Status:      StatusDraft,
 		CreatedAt:   at,
 	}

@@ -25,6 +25,19 @@ func Points(a eventsv1.Action) int {
 	return PointsCreate
 }
 
+// DraftPoints is what publishing a draft costs: a batch costs the sum of
+// its writes.
+func DraftPoints(d Draft) int {
+	if d.Action != eventsv1.Action_ACTION_BATCH {
+		return Points(d.Action)
+	}
+	n := 0
+	for _, w := range d.Writes {
+		n += Points(w.GetAction())
+	}
+	return n
+}
+
 // spendWindow is how long a write counts against an account's budget.
 const spendWindow = 24 * time.Hour
 
@@ -41,7 +54,7 @@ func (v *View) recordSpend(d Draft) {
 	for cut < len(log) && d.PublishedAt.Sub(log[cut].at) > spendWindow {
 		cut++
 	}
-	v.spends[d.DID] = append(log[cut:], spend{at: d.PublishedAt, points: Points(d.Action)})
+	v.spends[d.DID] = append(log[cut:], spend{at: d.PublishedAt, points: DraftPoints(d)})
 }
 
 // Budget is a limit of write points per window.

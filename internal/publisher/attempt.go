@@ -26,8 +26,11 @@ func (p *Publisher) attempt(ctx context.Context, d projection.Draft, c projectio
 	case err != nil:
 		return p.cfg.Policy.classify(fmt.Errorf("open session: %w", err), c.Attempt, p.cfg.Clock.Now())
 	}
-	if d.Action == eventsv1.Action_ACTION_DELETE {
+	switch d.Action {
+	case eventsv1.Action_ACTION_DELETE:
 		return p.remove(ctx, client, d, c)
+	case eventsv1.Action_ACTION_BATCH:
+		return p.writeBatch(ctx, client, d, c)
 	}
 	return p.write(ctx, client, d, c)
 }

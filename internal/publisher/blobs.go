@@ -10,19 +10,25 @@ import (
 	"github.com/latency-fabric/alf/internal/projection"
 )
 
-// uploadBlobs uploads the blobs a record references that alf keeps for the
-// account, before the record is written. A blob alf does not have (uploaded
-// to the PDS by the client, or already published) is left to the PDS.
+// uploadBlobs uploads the blobs a draft's record references that alf keeps
+// for the account, before the record is written.
 func (p *Publisher) uploadBlobs(ctx context.Context, client pds.Client, d projection.Draft) error {
-	if p.cfg.Blobs == nil || len(d.Record) == 0 {
+	return p.uploadRecordBlobs(ctx, client, d.DID, d.Record)
+}
+
+// uploadRecordBlobs uploads a record's blobs. A blob alf does not have
+// (uploaded to the PDS by the client, or already published) is left to the
+// PDS.
+func (p *Publisher) uploadRecordBlobs(ctx context.Context, client pds.Client, did string, rec []byte) error {
+	if p.cfg.Blobs == nil || len(rec) == 0 {
 		return nil
 	}
-	refs, err := blob.Refs(d.Record)
+	refs, err := blob.Refs(rec)
 	if err != nil {
 		return nil // the record was checked when the draft was made
 	}
 	for _, cid := range refs {
-		if err := p.uploadBlob(ctx, client, d.DID, cid); err != nil {
+		if err := p.uploadBlob(ctx, client, did, cid); err != nil {
 			return err
 		}
 	}
@@ -54,11 +60,11 @@ func (p *Publisher) uploadBlob(ctx context.Context, client pds.Client, did, cid 
 // another of the account's unpublished drafts still uses them. Best effort:
 // a blob left behind is only storage.
 func (p *Publisher) dropBlobs(ctx context.Context, d projection.Draft) {
-	if p.cfg.Blobs == nil || len(d.Record) == 0 {
+	if p.cfg.Blobs == nil {
 		return
 	}
-	refs, err := blob.Refs(d.Record)
-	if err != nil || len(refs) == 0 {
+	refs := draftBlobs(d)
+	if len(refs) == 0 {
 		return
 	}
 	inUse := p.blobsInUse(d)
@@ -80,10 +86,26 @@ func (p *Publisher) blobsInUse(published projection.Draft) map[string]bool {
 		if d.ID == published.ID {
 			continue
 		}
-		refs, _ := blob.Refs(d.Record)
-		for _, cid := range refs {
+		for _, cid := range draftBlobs(d) {
 			used[cid] = true
 		}
 	}
 	return used
+}
+
+// draftBlobs are the blobs a draft's record (or its batch's records) uses.
+func draftBlobs(d projection.Draft) []string {
+	records := [][]byte{d.Record}
+	for _, w := range d.Writes {
+		records = append(records, w.GetRecord())
+	}
+	var out []string
+	for _, r := range records {
+		if len(r) == 0 {
+			continue
+		}
+		refs, _ := blob.Refs(r)
+		out = append(out, refs...)
+	}
+	return out
 }

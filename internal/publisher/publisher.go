@@ -340,7 +340,7 @@ func (p *Publisher) overBudget(d projection.Draft) time.Duration {
 		return 0
 	}
 	now := p.cfg.Clock.Now()
-	return p.cfg.View.WriteAt(d.DID, projection.Points(d.Action), now, p.cfg.Budgets...).Sub(now)
+	return p.cfg.View.WriteAt(d.DID, projection.DraftPoints(d), now, p.cfg.Budgets...).Sub(now)
 }
 
 func (p *Publisher) appendClaim(ctx context.Context, d projection.Draft, c projection.Claim) (uint64, error) {

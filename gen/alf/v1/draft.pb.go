@@ -39,6 +39,8 @@ const (
 	DraftAction_DRAFT_ACTION_PUT DraftAction = 2
 	// com.atproto.repo.deleteRecord
 	DraftAction_DRAFT_ACTION_DELETE DraftAction = 3
+	// com.atproto.repo.applyWrites: the draft's writes, in one commit.
+	DraftAction_DRAFT_ACTION_BATCH DraftAction = 4
 )
 
 // Enum value maps for DraftAction.
@@ -48,12 +50,14 @@ var (
 		1: "DRAFT_ACTION_CREATE",
 		2: "DRAFT_ACTION_PUT",
 		3: "DRAFT_ACTION_DELETE",
+		4: "DRAFT_ACTION_BATCH",
 	}
 	DraftAction_value = map[string]int32{
 		"DRAFT_ACTION_UNSPECIFIED": 0,
 		"DRAFT_ACTION_CREATE":      1,
 		"DRAFT_ACTION_PUT":         2,
 		"DRAFT_ACTION_DELETE":      3,
+		"DRAFT_ACTION_BATCH":       4,
 	}
 )
 
@@ -146,6 +150,87 @@ func (DraftStatus) EnumDescriptor() ([]byte, []int) {
 	return file_alf_v1_draft_proto_rawDescGZIP(), []int{1}
 }
 
+// DraftWrite is one write of a batch draft.
+type DraftWrite struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// DRAFT_ACTION_CREATE, DRAFT_ACTION_PUT (an update) or DRAFT_ACTION_DELETE.
+	Action     DraftAction `protobuf:"varint,1,opt,name=action,proto3,enum=alf.v1.DraftAction" json:"action,omitempty"`
+	Collection string      `protobuf:"bytes,2,opt,name=collection,proto3" json:"collection,omitempty"`
+	// Record key; a TID is chosen when empty for a create.
+	Rkey string `protobuf:"bytes,3,opt,name=rkey,proto3" json:"rkey,omitempty"`
+	// The record (not for deletes).
+	Record *structpb.Struct `protobuf:"bytes,4,opt,name=record,proto3" json:"record,omitempty"`
+	// DAG-CBOR CID of the record as submitted (in answers).
+	Cid           string `protobuf:"bytes,5,opt,name=cid,proto3" json:"cid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DraftWrite) Reset() {
+	*x = DraftWrite{}
+	mi := &file_alf_v1_draft_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DraftWrite) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DraftWrite) ProtoMessage() {}
+
+func (x *DraftWrite) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_v1_draft_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DraftWrite.ProtoReflect.Descriptor instead.
+func (*DraftWrite) Descriptor() ([]byte, []int) {
+	return file_alf_v1_draft_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *DraftWrite) GetAction() DraftAction {
+	if x != nil {
+		return x.Action
+	}
+	return DraftAction_DRAFT_ACTION_UNSPECIFIED
+}
+
+func (x *DraftWrite) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *DraftWrite) GetRkey() string {
+	if x != nil {
+		return x.Rkey
+	}
+	return ""
+}
+
+func (x *DraftWrite) GetRecord() *structpb.Struct {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *DraftWrite) GetCid() string {
+	if x != nil {
+		return x.Cid
+	}
+	return ""
+}
+
 // Draft is a write alf keeps for later.
 type Draft struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -172,14 +257,16 @@ type Draft struct {
 	// CID of the record as written to the PDS (createdAt is the write time).
 	PublishedCid string `protobuf:"bytes,14,opt,name=published_cid,json=publishedCid,proto3" json:"published_cid,omitempty"`
 	// The one-time URL that publishes the draft when POSTed, if it has one.
-	TriggerUrl    string `protobuf:"bytes,15,opt,name=trigger_url,json=triggerUrl,proto3" json:"trigger_url,omitempty"`
+	TriggerUrl string `protobuf:"bytes,15,opt,name=trigger_url,json=triggerUrl,proto3" json:"trigger_url,omitempty"`
+	// The writes of a batch draft, in order.
+	Writes        []*DraftWrite `protobuf:"bytes,16,rep,name=writes,proto3" json:"writes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Draft) Reset() {
 	*x = Draft{}
-	mi := &file_alf_v1_draft_proto_msgTypes[0]
+	mi := &file_alf_v1_draft_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -191,7 +278,7 @@ func (x *Draft) String() string {
 func (*Draft) ProtoMessage() {}
 
 func (x *Draft) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_v1_draft_proto_msgTypes[0]
+	mi := &file_alf_v1_draft_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -204,7 +291,7 @@ func (x *Draft) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Draft.ProtoReflect.Descriptor instead.
 func (*Draft) Descriptor() ([]byte, []int) {
-	return file_alf_v1_draft_proto_rawDescGZIP(), []int{0}
+	return file_alf_v1_draft_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *Draft) GetUri() string {
@@ -312,6 +399,13 @@ func (x *Draft) GetTriggerUrl() string {
 	return ""
 }
 
+func (x *Draft) GetWrites() []*DraftWrite {
+	if x != nil {
+		return x.Writes
+	}
+	return nil
+}
+
 type CreateDraftRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// NSID of the record's collection, e.g. app.bsky.feed.post.
@@ -325,14 +419,17 @@ type CreateDraftRequest struct {
 	// When to publish; unset keeps an unscheduled draft.
 	ScheduledAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=scheduled_at,json=scheduledAt,proto3" json:"scheduled_at,omitempty"`
 	// Also create a one-time trigger URL that publishes the draft when POSTed.
-	Trigger       bool `protobuf:"varint,6,opt,name=trigger,proto3" json:"trigger,omitempty"`
+	Trigger bool `protobuf:"varint,6,opt,name=trigger,proto3" json:"trigger,omitempty"`
+	// Several writes published in one commit (action DRAFT_ACTION_BATCH; then
+	// collection, rkey and record are not used).
+	Writes        []*DraftWrite `protobuf:"bytes,7,rep,name=writes,proto3" json:"writes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateDraftRequest) Reset() {
 	*x = CreateDraftRequest{}
-	mi := &file_alf_v1_draft_proto_msgTypes[1]
+	mi := &file_alf_v1_draft_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -344,7 +441,7 @@ func (x *CreateDraftRequest) String() string {
 func (*CreateDraftRequest) ProtoMessage() {}
 
 func (x *CreateDraftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_v1_draft_proto_msgTypes[1]
+	mi := &file_alf_v1_draft_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -357,7 +454,7 @@ func (x *CreateDraftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateDraftRequest.ProtoReflect.Descriptor instead.
 func (*CreateDraftRequest) Descriptor() ([]byte, []int) {
-	return file_alf_v1_draft_proto_rawDescGZIP(), []int{1}
+	return file_alf_v1_draft_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *CreateDraftRequest) GetCollection() string {
@@ -402,6 +499,13 @@ func (x *CreateDraftRequest) GetTrigger() bool {
 	return false
 }
 
+func (x *CreateDraftRequest) GetWrites() []*DraftWrite {
+	if x != nil {
+		return x.Writes
+	}
+	return nil
+}
+
 type CreateDraftResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Draft         *Draft                 `protobuf:"bytes,1,opt,name=draft,proto3" json:"draft,omitempty"`
@@ -411,7 +515,7 @@ type CreateDraftResponse struct {
 
 func (x *CreateDraftResponse) Reset() {
 	*x = CreateDraftResponse{}
-	mi := &file_alf_v1_draft_proto_msgTypes[2]
+	mi := &file_alf_v1_draft_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -423,7 +527,7 @@ func (x *CreateDraftResponse) String() string {
 func (*CreateDraftResponse) ProtoMessage() {}
 
 func (x *CreateDraftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_v1_draft_proto_msgTypes[2]
+	mi := &file_alf_v1_draft_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -436,7 +540,7 @@ func (x *CreateDraftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateDraftResponse.ProtoReflect.Descriptor instead.
 func (*CreateDraftResponse) Descriptor() ([]byte, []int) {
-	return file_alf_v1_draft_proto_rawDescGZIP(), []int{2}
+	return file_alf_v1_draft_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CreateDraftResponse) GetDraft() *Draft {
@@ -455,7 +559,7 @@ type GetDraftRequest struct {
 
 func (x *GetDraftRequest) Reset() {
 	*x = GetDraftRequest{}
-	mi := &file_alf_v1_draft_proto_msgTypes[3]
+	mi := &file_alf_v1_draft_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -467,7 +571,7 @@ func (x *GetDraftRequest) String() string {
 func (*GetDraftRequest) ProtoMessage() {}
 
 func (x *GetDraftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_v1_draft_proto_msgTypes[3]
+	mi := &file_alf_v1_draft_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -480,7 +584,7 @@ func (x *GetDraftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDraftRequest.ProtoReflect.Descriptor instead.
 func (*GetDraftRequest) Descriptor() ([]byte, []int) {
-	return file_alf_v1_draft_proto_rawDescGZIP(), []int{3}
+	return file_alf_v1_draft_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetDraftRequest) GetUri() string {
@@ -499,7 +603,7 @@ type GetDraftResponse struct {
 
 func (x *GetDraftResponse) Reset() {
 	*x = GetDraftResponse{}
-	mi := &file_alf_v1_draft_proto_msgTypes[4]
+	mi := &file_alf_v1_draft_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -511,7 +615,7 @@ func (x *GetDraftResponse) String() string {
 func (*GetDraftResponse) ProtoMessage() {}
 
 func (x *GetDraftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_v1_draft_proto_msgTypes[4]
+	mi := &file_alf_v1_draft_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -524,7 +628,7 @@ func (x *GetDraftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDraftResponse.ProtoReflect.Descriptor instead.
 func (*GetDraftResponse) Descriptor() ([]byte, []int) {
-	return file_alf_v1_draft_proto_rawDescGZIP(), []int{4}
+	return file_alf_v1_draft_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetDraftResponse) GetDraft() *Draft {
@@ -547,7 +651,7 @@ type ListDraftsRequest struct {
 
 func (x *ListDraftsRequest) Reset() {
 	*x = ListDraftsRequest{}
-	mi := &file_alf_v1_draft_proto_msgTypes[5]
+	mi := &file_alf_v1_draft_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -559,7 +663,7 @@ func (x *ListDraftsRequest) String() string {
 func (*ListDraftsRequest) ProtoMessage() {}
 
 func (x *ListDraftsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_v1_draft_proto_msgTypes[5]
+	mi := &file_alf_v1_draft_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -572,7 +676,7 @@ func (x *ListDraftsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDraftsRequest.ProtoReflect.Descriptor instead.
 func (*ListDraftsRequest) Descriptor() ([]byte, []int) {
-	return file_alf_v1_draft_proto_rawDescGZIP(), []int{5}
+	return file_alf_v1_draft_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListDraftsRequest) GetStatus() DraftStatus {
@@ -606,7 +710,7 @@ type ListDraftsResponse struct {
 
 func (x *ListDraftsResponse) Reset() {
 	*x = ListDraftsResponse{}
-	mi := &file_alf_v1_draft_proto_msgTypes[6]
+	mi := &file_alf_v1_draft_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -618,7 +722,7 @@ func (x *ListDraftsResponse) String() string {
 func (*ListDraftsResponse) ProtoMessage() {}
 
 func (x *ListDraftsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_v1_draft_proto_msgTypes[6]
+	mi := &file_alf_v1_draft_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -631,7 +735,7 @@ func (x *ListDraftsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDraftsResponse.ProtoReflect.Descriptor instead.
 func (*ListDraftsResponse) Descriptor() ([]byte, []int) {
-	return file_alf_v1_draft_proto_rawDescGZIP(), []int{6}
+	return file_alf_v1_draft_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListDraftsResponse) GetDrafts() []*Draft {
@@ -658,7 +762,7 @@ type ScheduleDraftRequest struct {
 
 func (x *ScheduleDraftRequest) Reset() {
 	*x = ScheduleDraftRequest{}
-	mi := &file_alf_v1_draft_proto_msgTypes[7]
+	mi := &file_alf_v1_draft_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -670,7 +774,7 @@ func (x *ScheduleDraftRequest) String() string {
 func (*ScheduleDraftRequest) ProtoMessage() {}
 
 func (x *ScheduleDraftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_v1_draft_proto_msgTypes[7]
+	mi := &file_alf_v1_draft_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -683,7 +787,7 @@ func (x *ScheduleDraftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScheduleDraftRequest.ProtoReflect.Descriptor instead.
 func (*ScheduleDraftRequest) Descriptor() ([]byte, []int) {
-	return file_alf_v1_draft_proto_rawDescGZIP(), []int{7}
+	return file_alf_v1_draft_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ScheduleDraftRequest) GetUri() string {
@@ -709,7 +813,7 @@ type ScheduleDraftResponse struct {
 
 func (x *ScheduleDraftResponse) Reset() {
 	*x = ScheduleDraftResponse{}
-	mi := &file_alf_v1_draft_proto_msgTypes[8]
+	mi := &file_alf_v1_draft_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -721,7 +825,7 @@ func (x *ScheduleDraftResponse) String() string {
 func (*ScheduleDraftResponse) ProtoMessage() {}
 
 func (x *ScheduleDraftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_v1_draft_proto_msgTypes[8]
+	mi := &file_alf_v1_draft_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -734,7 +838,7 @@ func (x *ScheduleDraftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScheduleDraftResponse.ProtoReflect.Descriptor instead.
 func (*ScheduleDraftResponse) Descriptor() ([]byte, []int) {
-	return file_alf_v1_draft_proto_rawDescGZIP(), []int{8}
+	return file_alf_v1_draft_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ScheduleDraftResponse) GetDraft() *Draft {
@@ -753,7 +857,7 @@ type PublishDraftRequest struct {
 
 func (x *PublishDraftRequest) Reset() {
 	*x = PublishDraftRequest{}
-	mi := &file_alf_v1_draft_proto_msgTypes[9]
+	mi := &file_alf_v1_draft_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -765,7 +869,7 @@ func (x *PublishDraftRequest) String() string {
 func (*PublishDraftRequest) ProtoMessage() {}
 
 func (x *PublishDraftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_v1_draft_proto_msgTypes[9]
+	mi := &file_alf_v1_draft_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -778,7 +882,7 @@ func (x *PublishDraftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishDraftRequest.ProtoReflect.Descriptor instead.
 func (*PublishDraftRequest) Descriptor() ([]byte, []int) {
-	return file_alf_v1_draft_proto_rawDescGZIP(), []int{9}
+	return file_alf_v1_draft_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PublishDraftRequest) GetUri() string {
@@ -797,7 +901,7 @@ type PublishDraftResponse struct {
 
 func (x *PublishDraftResponse) Reset() {
 	*x = PublishDraftResponse{}
-	mi := &file_alf_v1_draft_proto_msgTypes[10]
+	mi := &file_alf_v1_draft_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -809,7 +913,7 @@ func (x *PublishDraftResponse) String() string {
 func (*PublishDraftResponse) ProtoMessage() {}
 
 func (x *PublishDraftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_v1_draft_proto_msgTypes[10]
+	mi := &file_alf_v1_draft_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -822,7 +926,7 @@ func (x *PublishDraftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishDraftResponse.ProtoReflect.Descriptor instead.
 func (*PublishDraftResponse) Descriptor() ([]byte, []int) {
-	return file_alf_v1_draft_proto_rawDescGZIP(), []int{10}
+	return file_alf_v1_draft_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PublishDraftResponse) GetDraft() *Draft {
@@ -841,7 +945,7 @@ type CancelDraftRequest struct {
 
 func (x *CancelDraftRequest) Reset() {
 	*x = CancelDraftRequest{}
-	mi := &file_alf_v1_draft_proto_msgTypes[11]
+	mi := &file_alf_v1_draft_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -853,7 +957,7 @@ func (x *CancelDraftRequest) String() string {
 func (*CancelDraftRequest) ProtoMessage() {}
 
 func (x *CancelDraftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_v1_draft_proto_msgTypes[11]
+	mi := &file_alf_v1_draft_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -866,7 +970,7 @@ func (x *CancelDraftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelDraftRequest.ProtoReflect.Descriptor instead.
 func (*CancelDraftRequest) Descriptor() ([]byte, []int) {
-	return file_alf_v1_draft_proto_rawDescGZIP(), []int{11}
+	return file_alf_v1_draft_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CancelDraftRequest) GetUri() string {
@@ -885,7 +989,7 @@ type CancelDraftResponse struct {
 
 func (x *CancelDraftResponse) Reset() {
 	*x = CancelDraftResponse{}
-	mi := &file_alf_v1_draft_proto_msgTypes[12]
+	mi := &file_alf_v1_draft_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -897,7 +1001,7 @@ func (x *CancelDraftResponse) String() string {
 func (*CancelDraftResponse) ProtoMessage() {}
 
 func (x *CancelDraftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_v1_draft_proto_msgTypes[12]
+	mi := &file_alf_v1_draft_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -910,7 +1014,7 @@ func (x *CancelDraftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelDraftResponse.ProtoReflect.Descriptor instead.
 func (*CancelDraftResponse) Descriptor() ([]byte, []int) {
-	return file_alf_v1_draft_proto_rawDescGZIP(), []int{12}
+	return file_alf_v1_draft_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CancelDraftResponse) GetDraft() *Draft {
@@ -933,7 +1037,7 @@ type UpdateDraftRequest struct {
 
 func (x *UpdateDraftRequest) Reset() {
 	*x = UpdateDraftRequest{}
-	mi := &file_alf_v1_draft_proto_msgTypes[13]
+	mi := &file_alf_v1_draft_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -945,7 +1049,7 @@ func (x *UpdateDraftRequest) String() string {
 func (*UpdateDraftRequest) ProtoMessage() {}
 
 func (x *UpdateDraftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_v1_draft_proto_msgTypes[13]
+	mi := &file_alf_v1_draft_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -958,7 +1062,7 @@ func (x *UpdateDraftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDraftRequest.ProtoReflect.Descriptor instead.
 func (*UpdateDraftRequest) Descriptor() ([]byte, []int) {
-	return file_alf_v1_draft_proto_rawDescGZIP(), []int{13}
+	return file_alf_v1_draft_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UpdateDraftRequest) GetUri() string {
@@ -991,7 +1095,7 @@ type UpdateDraftResponse struct {
 
 func (x *UpdateDraftResponse) Reset() {
 	*x = UpdateDraftResponse{}
-	mi := &file_alf_v1_draft_proto_msgTypes[14]
+	mi := &file_alf_v1_draft_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1003,7 +1107,7 @@ func (x *UpdateDraftResponse) String() string {
 func (*UpdateDraftResponse) ProtoMessage() {}
 
 func (x *UpdateDraftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_v1_draft_proto_msgTypes[14]
+	mi := &file_alf_v1_draft_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1016,7 +1120,7 @@ func (x *UpdateDraftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDraftResponse.ProtoReflect.Descriptor instead.
 func (*UpdateDraftResponse) Descriptor() ([]byte, []int) {
-	return file_alf_v1_draft_proto_rawDescGZIP(), []int{14}
+	return file_alf_v1_draft_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UpdateDraftResponse) GetDraft() *Draft {
@@ -1035,7 +1139,7 @@ type UnscheduleDraftRequest struct {
 
 func (x *UnscheduleDraftRequest) Reset() {
 	*x = UnscheduleDraftRequest{}
-	mi := &file_alf_v1_draft_proto_msgTypes[15]
+	mi := &file_alf_v1_draft_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1047,7 +1151,7 @@ func (x *UnscheduleDraftRequest) String() string {
 func (*UnscheduleDraftRequest) ProtoMessage() {}
 
 func (x *UnscheduleDraftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_v1_draft_proto_msgTypes[15]
+	mi := &file_alf_v1_draft_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1060,7 +1164,7 @@ func (x *UnscheduleDraftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnscheduleDraftRequest.ProtoReflect.Descriptor instead.
 func (*UnscheduleDraftRequest) Descriptor() ([]byte, []int) {
-	return file_alf_v1_draft_proto_rawDescGZIP(), []int{15}
+	return file_alf_v1_draft_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UnscheduleDraftRequest) GetUri() string {
@@ -1079,7 +1183,7 @@ type UnscheduleDraftResponse struct {
 
 func (x *UnscheduleDraftResponse) Reset() {
 	*x = UnscheduleDraftResponse{}
-	mi := &file_alf_v1_draft_proto_msgTypes[16]
+	mi := &file_alf_v1_draft_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1091,7 +1195,7 @@ func (x *UnscheduleDraftResponse) String() string {
 func (*UnscheduleDraftResponse) ProtoMessage() {}
 
 func (x *UnscheduleDraftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_v1_draft_proto_msgTypes[16]
+	mi := &file_alf_v1_draft_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1104,7 +1208,7 @@ func (x *UnscheduleDraftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnscheduleDraftResponse.ProtoReflect.Descriptor instead.
 func (*UnscheduleDraftResponse) Descriptor() ([]byte, []int) {
-	return file_alf_v1_draft_proto_rawDescGZIP(), []int{16}
+	return file_alf_v1_draft_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UnscheduleDraftResponse) GetDraft() *Draft {
@@ -1123,7 +1227,7 @@ type RetryDraftRequest struct {
 
 func (x *RetryDraftRequest) Reset() {
 	*x = RetryDraftRequest{}
-	mi := &file_alf_v1_draft_proto_msgTypes[17]
+	mi := &file_alf_v1_draft_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1135,7 +1239,7 @@ func (x *RetryDraftRequest) String() string {
 func (*RetryDraftRequest) ProtoMessage() {}
 
 func (x *RetryDraftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_v1_draft_proto_msgTypes[17]
+	mi := &file_alf_v1_draft_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1148,7 +1252,7 @@ func (x *RetryDraftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryDraftRequest.ProtoReflect.Descriptor instead.
 func (*RetryDraftRequest) Descriptor() ([]byte, []int) {
-	return file_alf_v1_draft_proto_rawDescGZIP(), []int{17}
+	return file_alf_v1_draft_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RetryDraftRequest) GetUri() string {
@@ -1167,7 +1271,7 @@ type RetryDraftResponse struct {
 
 func (x *RetryDraftResponse) Reset() {
 	*x = RetryDraftResponse{}
-	mi := &file_alf_v1_draft_proto_msgTypes[18]
+	mi := &file_alf_v1_draft_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1179,7 +1283,7 @@ func (x *RetryDraftResponse) String() string {
 func (*RetryDraftResponse) ProtoMessage() {}
 
 func (x *RetryDraftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_v1_draft_proto_msgTypes[18]
+	mi := &file_alf_v1_draft_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1192,7 +1296,7 @@ func (x *RetryDraftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryDraftResponse.ProtoReflect.Descriptor instead.
 func (*RetryDraftResponse) Descriptor() ([]byte, []int) {
-	return file_alf_v1_draft_proto_rawDescGZIP(), []int{18}
+	return file_alf_v1_draft_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RetryDraftResponse) GetDraft() *Draft {
@@ -1206,7 +1310,16 @@ var File_alf_v1_draft_proto protoreflect.FileDescriptor
 
 const file_alf_v1_draft_proto_rawDesc = "" +
 	"\n" +
-	"\x12alf/v1/draft.proto\x12\x06alf.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe7\x04\n" +
+	"\x12alf/v1/draft.proto\x12\x06alf.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb0\x01\n" +
+	"\n" +
+	"DraftWrite\x12+\n" +
+	"\x06action\x18\x01 \x01(\x0e2\x13.alf.v1.DraftActionR\x06action\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x02 \x01(\tR\n" +
+	"collection\x12\x12\n" +
+	"\x04rkey\x18\x03 \x01(\tR\x04rkey\x12/\n" +
+	"\x06record\x18\x04 \x01(\v2\x17.google.protobuf.StructR\x06record\x12\x10\n" +
+	"\x03cid\x18\x05 \x01(\tR\x03cid\"\x93\x05\n" +
 	"\x05Draft\x12\x10\n" +
 	"\x03uri\x18\x01 \x01(\tR\x03uri\x12\x10\n" +
 	"\x03cid\x18\x02 \x01(\tR\x03cid\x12\x1e\n" +
@@ -1228,7 +1341,8 @@ const file_alf_v1_draft_proto_rawDesc = "" +
 	"\battempts\x18\r \x01(\rR\battempts\x12#\n" +
 	"\rpublished_cid\x18\x0e \x01(\tR\fpublishedCid\x12\x1f\n" +
 	"\vtrigger_url\x18\x0f \x01(\tR\n" +
-	"triggerUrl\"\xff\x01\n" +
+	"triggerUrl\x12*\n" +
+	"\x06writes\x18\x10 \x03(\v2\x12.alf.v1.DraftWriteR\x06writes\"\xab\x02\n" +
 	"\x12CreateDraftRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -1237,7 +1351,8 @@ const file_alf_v1_draft_proto_rawDesc = "" +
 	"\x06action\x18\x03 \x01(\x0e2\x13.alf.v1.DraftActionR\x06action\x12/\n" +
 	"\x06record\x18\x04 \x01(\v2\x17.google.protobuf.StructR\x06record\x12=\n" +
 	"\fscheduled_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vscheduledAt\x12\x18\n" +
-	"\atrigger\x18\x06 \x01(\bR\atrigger\":\n" +
+	"\atrigger\x18\x06 \x01(\bR\atrigger\x12*\n" +
+	"\x06writes\x18\a \x03(\v2\x12.alf.v1.DraftWriteR\x06writes\":\n" +
 	"\x13CreateDraftResponse\x12#\n" +
 	"\x05draft\x18\x01 \x01(\v2\r.alf.v1.DraftR\x05draft\"#\n" +
 	"\x0fGetDraftRequest\x12\x10\n" +
@@ -1278,12 +1393,13 @@ const file_alf_v1_draft_proto_rawDesc = "" +
 	"\x11RetryDraftRequest\x12\x10\n" +
 	"\x03uri\x18\x01 \x01(\tR\x03uri\"9\n" +
 	"\x12RetryDraftResponse\x12#\n" +
-	"\x05draft\x18\x01 \x01(\v2\r.alf.v1.DraftR\x05draft*s\n" +
+	"\x05draft\x18\x01 \x01(\v2\r.alf.v1.DraftR\x05draft*\x8b\x01\n" +
 	"\vDraftAction\x12\x1c\n" +
 	"\x18DRAFT_ACTION_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13DRAFT_ACTION_CREATE\x10\x01\x12\x14\n" +
 	"\x10DRAFT_ACTION_PUT\x10\x02\x12\x17\n" +
-	"\x13DRAFT_ACTION_DELETE\x10\x03*\xcd\x01\n" +
+	"\x13DRAFT_ACTION_DELETE\x10\x03\x12\x16\n" +
+	"\x12DRAFT_ACTION_BATCH\x10\x04*\xcd\x01\n" +
 	"\vDraftStatus\x12\x1c\n" +
 	"\x18DRAFT_STATUS_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12DRAFT_STATUS_DRAFT\x10\x01\x12\x1a\n" +
@@ -1321,79 +1437,84 @@ func file_alf_v1_draft_proto_rawDescGZIP() []byte {
 }
 
 var file_alf_v1_draft_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_alf_v1_draft_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_alf_v1_draft_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_alf_v1_draft_proto_goTypes = []any{
 	(DraftAction)(0),                // 0: alf.v1.DraftAction
 	(DraftStatus)(0),                // 1: alf.v1.DraftStatus
-	(*Draft)(nil),                   // 2: alf.v1.Draft
-	(*CreateDraftRequest)(nil),      // 3: alf.v1.CreateDraftRequest
-	(*CreateDraftResponse)(nil),     // 4: alf.v1.CreateDraftResponse
-	(*GetDraftRequest)(nil),         // 5: alf.v1.GetDraftRequest
-	(*GetDraftResponse)(nil),        // 6: alf.v1.GetDraftResponse
-	(*ListDraftsRequest)(nil),       // 7: alf.v1.ListDraftsRequest
-	(*ListDraftsResponse)(nil),      // 8: alf.v1.ListDraftsResponse
-	(*ScheduleDraftRequest)(nil),    // 9: alf.v1.ScheduleDraftRequest
-	(*ScheduleDraftResponse)(nil),   // 10: alf.v1.ScheduleDraftResponse
-	(*PublishDraftRequest)(nil),     // 11: alf.v1.PublishDraftRequest
-	(*PublishDraftResponse)(nil),    // 12: alf.v1.PublishDraftResponse
-	(*CancelDraftRequest)(nil),      // 13: alf.v1.CancelDraftRequest
-	(*CancelDraftResponse)(nil),     // 14: alf.v1.CancelDraftResponse
-	(*UpdateDraftRequest)(nil),      // 15: alf.v1.UpdateDraftRequest
-	(*UpdateDraftResponse)(nil),     // 16: alf.v1.UpdateDraftResponse
-	(*UnscheduleDraftRequest)(nil),  // 17: alf.v1.UnscheduleDraftRequest
-	(*UnscheduleDraftResponse)(nil), // 18: alf.v1.UnscheduleDraftResponse
-	(*RetryDraftRequest)(nil),       // 19: alf.v1.RetryDraftRequest
-	(*RetryDraftResponse)(nil),      // 20: alf.v1.RetryDraftResponse
-	(*timestamppb.Timestamp)(nil),   // 21: google.protobuf.Timestamp
+	(*DraftWrite)(nil),              // 2: alf.v1.DraftWrite
+	(*Draft)(nil),                   // 3: alf.v1.Draft
+	(*CreateDraftRequest)(nil),      // 4: alf.v1.CreateDraftRequest
+	(*CreateDraftResponse)(nil),     // 5: alf.v1.CreateDraftResponse
+	(*GetDraftRequest)(nil),         // 6: alf.v1.GetDraftRequest
+	(*GetDraftResponse)(nil),        // 7: alf.v1.GetDraftResponse
+	(*ListDraftsRequest)(nil),       // 8: alf.v1.ListDraftsRequest
+	(*ListDraftsResponse)(nil),      // 9: alf.v1.ListDraftsResponse
+	(*ScheduleDraftRequest)(nil),    // 10: alf.v1.ScheduleDraftRequest
+	(*ScheduleDraftResponse)(nil),   // 11: alf.v1.ScheduleDraftResponse
+	(*PublishDraftRequest)(nil),     // 12: alf.v1.PublishDraftRequest
+	(*PublishDraftResponse)(nil),    // 13: alf.v1.PublishDraftResponse
+	(*CancelDraftRequest)(nil),      // 14: alf.v1.CancelDraftRequest
+	(*CancelDraftResponse)(nil),     // 15: alf.v1.CancelDraftResponse
+	(*UpdateDraftRequest)(nil),      // 16: alf.v1.UpdateDraftRequest
+	(*UpdateDraftResponse)(nil),     // 17: alf.v1.UpdateDraftResponse
+	(*UnscheduleDraftRequest)(nil),  // 18: alf.v1.UnscheduleDraftRequest
+	(*UnscheduleDraftResponse)(nil), // 19: alf.v1.UnscheduleDraftResponse
+	(*RetryDraftRequest)(nil),       // 20: alf.v1.RetryDraftRequest
+	(*RetryDraftResponse)(nil),      // 21: alf.v1.RetryDraftResponse
 	(*structpb.Struct)(nil),         // 22: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),   // 23: google.protobuf.Timestamp
 }
 var file_alf_v1_draft_proto_depIdxs = []int32{
-	0,  // 0: alf.v1.Draft.action:type_name -> alf.v1.DraftAction
-	1,  // 1: alf.v1.Draft.status:type_name -> alf.v1.DraftStatus
-	21, // 2: alf.v1.Draft.scheduled_at:type_name -> google.protobuf.Timestamp
-	21, // 3: alf.v1.Draft.created_at:type_name -> google.protobuf.Timestamp
-	21, // 4: alf.v1.Draft.updated_at:type_name -> google.protobuf.Timestamp
-	21, // 5: alf.v1.Draft.published_at:type_name -> google.protobuf.Timestamp
-	22, // 6: alf.v1.Draft.record:type_name -> google.protobuf.Struct
-	0,  // 7: alf.v1.CreateDraftRequest.action:type_name -> alf.v1.DraftAction
-	22, // 8: alf.v1.CreateDraftRequest.record:type_name -> google.protobuf.Struct
-	21, // 9: alf.v1.CreateDraftRequest.scheduled_at:type_name -> google.protobuf.Timestamp
-	2,  // 10: alf.v1.CreateDraftResponse.draft:type_name -> alf.v1.Draft
-	2,  // 11: alf.v1.GetDraftResponse.draft:type_name -> alf.v1.Draft
-	1,  // 12: alf.v1.ListDraftsRequest.status:type_name -> alf.v1.DraftStatus
-	2,  // 13: alf.v1.ListDraftsResponse.drafts:type_name -> alf.v1.Draft
-	21, // 14: alf.v1.ScheduleDraftRequest.scheduled_at:type_name -> google.protobuf.Timestamp
-	2,  // 15: alf.v1.ScheduleDraftResponse.draft:type_name -> alf.v1.Draft
-	2,  // 16: alf.v1.PublishDraftResponse.draft:type_name -> alf.v1.Draft
-	2,  // 17: alf.v1.CancelDraftResponse.draft:type_name -> alf.v1.Draft
-	22, // 18: alf.v1.UpdateDraftRequest.record:type_name -> google.protobuf.Struct
-	21, // 19: alf.v1.UpdateDraftRequest.scheduled_at:type_name -> google.protobuf.Timestamp
-	2,  // 20: alf.v1.UpdateDraftResponse.draft:type_name -> alf.v1.Draft
-	2,  // 21: alf.v1.UnscheduleDraftResponse.draft:type_name -> alf.v1.Draft
-	2,  // 22: alf.v1.RetryDraftResponse.draft:type_name -> alf.v1.Draft
-	3,  // 23: alf.v1.DraftService.CreateDraft:input_type -> alf.v1.CreateDraftRequest
-	5,  // 24: alf.v1.DraftService.GetDraft:input_type -> alf.v1.GetDraftRequest
-	7,  // 25: alf.v1.DraftService.ListDrafts:input_type -> alf.v1.ListDraftsRequest
-	9,  // 26: alf.v1.DraftService.ScheduleDraft:input_type -> alf.v1.ScheduleDraftRequest
-	11, // 27: alf.v1.DraftService.PublishDraft:input_type -> alf.v1.PublishDraftRequest
-	13, // 28: alf.v1.DraftService.CancelDraft:input_type -> alf.v1.CancelDraftRequest
-	15, // 29: alf.v1.DraftService.UpdateDraft:input_type -> alf.v1.UpdateDraftRequest
-	17, // 30: alf.v1.DraftService.UnscheduleDraft:input_type -> alf.v1.UnscheduleDraftRequest
-	19, // 31: alf.v1.DraftService.RetryDraft:input_type -> alf.v1.RetryDraftRequest
-	4,  // 32: alf.v1.DraftService.CreateDraft:output_type -> alf.v1.CreateDraftResponse
-	6,  // 33: alf.v1.DraftService.GetDraft:output_type -> alf.v1.GetDraftResponse
-	8,  // 34: alf.v1.DraftService.ListDrafts:output_type -> alf.v1.ListDraftsResponse
-	10, // 35: alf.v1.DraftService.ScheduleDraft:output_type -> alf.v1.ScheduleDraftResponse
-	12, // 36: alf.v1.DraftService.PublishDraft:output_type -> alf.v1.PublishDraftResponse
-	14, // 37: alf.v1.DraftService.CancelDraft:output_type -> alf.v1.CancelDraftResponse
-	16, // 38: alf.v1.DraftService.UpdateDraft:output_type -> alf.v1.UpdateDraftResponse
-	18, // 39: alf.v1.DraftService.UnscheduleDraft:output_type -> alf.v1.UnscheduleDraftResponse
-	20, // 40: alf.v1.DraftService.RetryDraft:output_type -> alf.v1.RetryDraftResponse
-	32, // [32:41] is the sub-list for method output_type
-	23, // [23:32] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	0,  // 0: alf.v1.DraftWrite.action:type_name -> alf.v1.DraftAction
+	22, // 1: alf.v1.DraftWrite.record:type_name -> google.protobuf.Struct
+	0,  // 2: alf.v1.Draft.action:type_name -> alf.v1.DraftAction
+	1,  // 3: alf.v1.Draft.status:type_name -> alf.v1.DraftStatus
+	23, // 4: alf.v1.Draft.scheduled_at:type_name -> google.protobuf.Timestamp
+	23, // 5: alf.v1.Draft.created_at:type_name -> google.protobuf.Timestamp
+	23, // 6: alf.v1.Draft.updated_at:type_name -> google.protobuf.Timestamp
+	23, // 7: alf.v1.Draft.published_at:type_name -> google.protobuf.Timestamp
+	22, // 8: alf.v1.Draft.record:type_name -> google.protobuf.Struct
+	2,  // 9: alf.v1.Draft.writes:type_name -> alf.v1.DraftWrite
+	0,  // 10: alf.v1.CreateDraftRequest.action:type_name -> alf.v1.DraftAction
+	22, // 11: alf.v1.CreateDraftRequest.record:type_name -> google.protobuf.Struct
+	23, // 12: alf.v1.CreateDraftRequest.scheduled_at:type_name -> google.protobuf.Timestamp
+	2,  // 13: alf.v1.CreateDraftRequest.writes:type_name -> alf.v1.DraftWrite
+	3,  // 14: alf.v1.CreateDraftResponse.draft:type_name -> alf.v1.Draft
+	3,  // 15: alf.v1.GetDraftResponse.draft:type_name -> alf.v1.Draft
+	1,  // 16: alf.v1.ListDraftsRequest.status:type_name -> alf.v1.DraftStatus
+	3,  // 17: alf.v1.ListDraftsResponse.drafts:type_name -> alf.v1.Draft
+	23, // 18: alf.v1.ScheduleDraftRequest.scheduled_at:type_name -> google.protobuf.Timestamp
+	3,  // 19: alf.v1.ScheduleDraftResponse.draft:type_name -> alf.v1.Draft
+	3,  // 20: alf.v1.PublishDraftResponse.draft:type_name -> alf.v1.Draft
+	3,  // 21: alf.v1.CancelDraftResponse.draft:type_name -> alf.v1.Draft
+	22, // 22: alf.v1.UpdateDraftRequest.record:type_name -> google.protobuf.Struct
+	23, // 23: alf.v1.UpdateDraftRequest.scheduled_at:type_name -> google.protobuf.Timestamp
+	3,  // 24: alf.v1.UpdateDraftResponse.draft:type_name -> alf.v1.Draft
+	3,  // 25: alf.v1.UnscheduleDraftResponse.draft:type_name -> alf.v1.Draft
+	3,  // 26: alf.v1.RetryDraftResponse.draft:type_name -> alf.v1.Draft
+	4,  // 27: alf.v1.DraftService.CreateDraft:input_type -> alf.v1.CreateDraftRequest
+	6,  // 28: alf.v1.DraftService.GetDraft:input_type -> alf.v1.GetDraftRequest
+	8,  // 29: alf.v1.DraftService.ListDrafts:input_type -> alf.v1.ListDraftsRequest
+	10, // 30: alf.v1.DraftService.ScheduleDraft:input_type -> alf.v1.ScheduleDraftRequest
+	12, // 31: alf.v1.DraftService.PublishDraft:input_type -> alf.v1.PublishDraftRequest
+	14, // 32: alf.v1.DraftService.CancelDraft:input_type -> alf.v1.CancelDraftRequest
+	16, // 33: alf.v1.DraftService.UpdateDraft:input_type -> alf.v1.UpdateDraftRequest
+	18, // 34: alf.v1.DraftService.UnscheduleDraft:input_type -> alf.v1.UnscheduleDraftRequest
+	20, // 35: alf.v1.DraftService.RetryDraft:input_type -> alf.v1.RetryDraftRequest
+	5,  // 36: alf.v1.DraftService.CreateDraft:output_type -> alf.v1.CreateDraftResponse
+	7,  // 37: alf.v1.DraftService.GetDraft:output_type -> alf.v1.GetDraftResponse
+	9,  // 38: alf.v1.DraftService.ListDrafts:output_type -> alf.v1.ListDraftsResponse
+	11, // 39: alf.v1.DraftService.ScheduleDraft:output_type -> alf.v1.ScheduleDraftResponse
+	13, // 40: alf.v1.DraftService.PublishDraft:output_type -> alf.v1.PublishDraftResponse
+	15, // 41: alf.v1.DraftService.CancelDraft:output_type -> alf.v1.CancelDraftResponse
+	17, // 42: alf.v1.DraftService.UpdateDraft:output_type -> alf.v1.UpdateDraftResponse
+	19, // 43: alf.v1.DraftService.UnscheduleDraft:output_type -> alf.v1.UnscheduleDraftResponse
+	21, // 44: alf.v1.DraftService.RetryDraft:output_type -> alf.v1.RetryDraftResponse
+	36, // [36:45] is the sub-list for method output_type
+	27, // [27:36] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_alf_v1_draft_proto_init() }
@@ -1407,7 +1528,7 @@ func file_alf_v1_draft_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_alf_v1_draft_proto_rawDesc), len(file_alf_v1_draft_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

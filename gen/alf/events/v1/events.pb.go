@@ -36,6 +36,9 @@ const (
 	Action_ACTION_CREATE      Action = 1
 	Action_ACTION_PUT         Action = 2
 	Action_ACTION_DELETE      Action = 3
+	// Several writes in one commit (com.atproto.repo.applyWrites): the
+	// draft's writes list them; its uri, collection and rkey are the first's.
+	Action_ACTION_BATCH Action = 4
 )
 
 // Enum value maps for Action.
@@ -45,12 +48,14 @@ var (
 		1: "ACTION_CREATE",
 		2: "ACTION_PUT",
 		3: "ACTION_DELETE",
+		4: "ACTION_BATCH",
 	}
 	Action_value = map[string]int32{
 		"ACTION_UNSPECIFIED": 0,
 		"ACTION_CREATE":      1,
 		"ACTION_PUT":         2,
 		"ACTION_DELETE":      3,
+		"ACTION_BATCH":       4,
 	}
 )
 
@@ -417,6 +422,86 @@ func (*Envelope_AccountAuthorized) isEnvelope_Event() {}
 
 func (*Envelope_AccountRevoked) isEnvelope_Event() {}
 
+// BatchWrite is one write of a batch draft.
+type BatchWrite struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ACTION_CREATE, ACTION_PUT (an applyWrites update) or ACTION_DELETE.
+	Action     Action `protobuf:"varint,1,opt,name=action,proto3,enum=alf.events.v1.Action" json:"action,omitempty"`
+	Collection string `protobuf:"bytes,2,opt,name=collection,proto3" json:"collection,omitempty"`
+	Rkey       string `protobuf:"bytes,3,opt,name=rkey,proto3" json:"rkey,omitempty"`
+	// The record as the client's JSON bytes; empty for deletes.
+	Record []byte `protobuf:"bytes,4,opt,name=record,proto3" json:"record,omitempty"`
+	// DAG-CBOR CID of record as submitted; empty for deletes.
+	Cid           string `protobuf:"bytes,5,opt,name=cid,proto3" json:"cid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchWrite) Reset() {
+	*x = BatchWrite{}
+	mi := &file_alf_events_v1_events_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchWrite) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchWrite) ProtoMessage() {}
+
+func (x *BatchWrite) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_events_v1_events_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchWrite.ProtoReflect.Descriptor instead.
+func (*BatchWrite) Descriptor() ([]byte, []int) {
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *BatchWrite) GetAction() Action {
+	if x != nil {
+		return x.Action
+	}
+	return Action_ACTION_UNSPECIFIED
+}
+
+func (x *BatchWrite) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *BatchWrite) GetRkey() string {
+	if x != nil {
+		return x.Rkey
+	}
+	return ""
+}
+
+func (x *BatchWrite) GetRecord() []byte {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *BatchWrite) GetCid() string {
+	if x != nil {
+		return x.Cid
+	}
+	return ""
+}
+
 // DraftCreated starts one lifecycle of a draft for an AT-URI.
 type DraftCreated struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -438,14 +523,16 @@ type DraftCreated struct {
 	Lifecycle uint32 `protobuf:"varint,10,opt,name=lifecycle,proto3" json:"lifecycle,omitempty"`
 	// HMAC-SHA256 (hex, keyed with ENCRYPTION_KEY) of the draft's one-time
 	// trigger key; empty without a trigger. The key itself is never logged.
-	TriggerHash   string `protobuf:"bytes,11,opt,name=trigger_hash,json=triggerHash,proto3" json:"trigger_hash,omitempty"`
+	TriggerHash string `protobuf:"bytes,11,opt,name=trigger_hash,json=triggerHash,proto3" json:"trigger_hash,omitempty"`
+	// The writes of an ACTION_BATCH draft, in order.
+	Writes        []*BatchWrite `protobuf:"bytes,12,rep,name=writes,proto3" json:"writes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DraftCreated) Reset() {
 	*x = DraftCreated{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[1]
+	mi := &file_alf_events_v1_events_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -457,7 +544,7 @@ func (x *DraftCreated) String() string {
 func (*DraftCreated) ProtoMessage() {}
 
 func (x *DraftCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[1]
+	mi := &file_alf_events_v1_events_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -470,7 +557,7 @@ func (x *DraftCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftCreated.ProtoReflect.Descriptor instead.
 func (*DraftCreated) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{1}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *DraftCreated) GetDraftId() string {
@@ -550,6 +637,13 @@ func (x *DraftCreated) GetTriggerHash() string {
 	return ""
 }
 
+func (x *DraftCreated) GetWrites() []*BatchWrite {
+	if x != nil {
+		return x.Writes
+	}
+	return nil
+}
+
 // DraftUpdated replaces the record and/or the publish time of a draft that
 // has not been published, in one step.
 type DraftUpdated struct {
@@ -567,7 +661,7 @@ type DraftUpdated struct {
 
 func (x *DraftUpdated) Reset() {
 	*x = DraftUpdated{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[2]
+	mi := &file_alf_events_v1_events_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -579,7 +673,7 @@ func (x *DraftUpdated) String() string {
 func (*DraftUpdated) ProtoMessage() {}
 
 func (x *DraftUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[2]
+	mi := &file_alf_events_v1_events_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -592,7 +686,7 @@ func (x *DraftUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftUpdated.ProtoReflect.Descriptor instead.
 func (*DraftUpdated) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{2}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *DraftUpdated) GetDraftId() string {
@@ -633,7 +727,7 @@ type DraftRetried struct {
 
 func (x *DraftRetried) Reset() {
 	*x = DraftRetried{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[3]
+	mi := &file_alf_events_v1_events_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -645,7 +739,7 @@ func (x *DraftRetried) String() string {
 func (*DraftRetried) ProtoMessage() {}
 
 func (x *DraftRetried) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[3]
+	mi := &file_alf_events_v1_events_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -658,7 +752,7 @@ func (x *DraftRetried) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftRetried.ProtoReflect.Descriptor instead.
 func (*DraftRetried) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{3}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *DraftRetried) GetDraftId() string {
@@ -679,7 +773,7 @@ type DraftScheduled struct {
 
 func (x *DraftScheduled) Reset() {
 	*x = DraftScheduled{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[4]
+	mi := &file_alf_events_v1_events_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -691,7 +785,7 @@ func (x *DraftScheduled) String() string {
 func (*DraftScheduled) ProtoMessage() {}
 
 func (x *DraftScheduled) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[4]
+	mi := &file_alf_events_v1_events_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -704,7 +798,7 @@ func (x *DraftScheduled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftScheduled.ProtoReflect.Descriptor instead.
 func (*DraftScheduled) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{4}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *DraftScheduled) GetDraftId() string {
@@ -731,7 +825,7 @@ type DraftUnscheduled struct {
 
 func (x *DraftUnscheduled) Reset() {
 	*x = DraftUnscheduled{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[5]
+	mi := &file_alf_events_v1_events_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -743,7 +837,7 @@ func (x *DraftUnscheduled) String() string {
 func (*DraftUnscheduled) ProtoMessage() {}
 
 func (x *DraftUnscheduled) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[5]
+	mi := &file_alf_events_v1_events_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -756,7 +850,7 @@ func (x *DraftUnscheduled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftUnscheduled.ProtoReflect.Descriptor instead.
 func (*DraftUnscheduled) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{5}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DraftUnscheduled) GetDraftId() string {
@@ -777,7 +871,7 @@ type DraftCancelled struct {
 
 func (x *DraftCancelled) Reset() {
 	*x = DraftCancelled{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[6]
+	mi := &file_alf_events_v1_events_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -789,7 +883,7 @@ func (x *DraftCancelled) String() string {
 func (*DraftCancelled) ProtoMessage() {}
 
 func (x *DraftCancelled) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[6]
+	mi := &file_alf_events_v1_events_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -802,7 +896,7 @@ func (x *DraftCancelled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftCancelled.ProtoReflect.Descriptor instead.
 func (*DraftCancelled) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{6}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DraftCancelled) GetDraftId() string {
@@ -831,7 +925,7 @@ type DraftPublishRequested struct {
 
 func (x *DraftPublishRequested) Reset() {
 	*x = DraftPublishRequested{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[7]
+	mi := &file_alf_events_v1_events_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -843,7 +937,7 @@ func (x *DraftPublishRequested) String() string {
 func (*DraftPublishRequested) ProtoMessage() {}
 
 func (x *DraftPublishRequested) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[7]
+	mi := &file_alf_events_v1_events_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -856,7 +950,7 @@ func (x *DraftPublishRequested) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftPublishRequested.ProtoReflect.Descriptor instead.
 func (*DraftPublishRequested) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{7}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DraftPublishRequested) GetDraftId() string {
@@ -893,7 +987,7 @@ type DraftPublishing struct {
 
 func (x *DraftPublishing) Reset() {
 	*x = DraftPublishing{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[8]
+	mi := &file_alf_events_v1_events_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -905,7 +999,7 @@ func (x *DraftPublishing) String() string {
 func (*DraftPublishing) ProtoMessage() {}
 
 func (x *DraftPublishing) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[8]
+	mi := &file_alf_events_v1_events_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -918,7 +1012,7 @@ func (x *DraftPublishing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftPublishing.ProtoReflect.Descriptor instead.
 func (*DraftPublishing) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{8}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DraftPublishing) GetDraftId() string {
@@ -972,7 +1066,7 @@ type DraftPublished struct {
 
 func (x *DraftPublished) Reset() {
 	*x = DraftPublished{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[9]
+	mi := &file_alf_events_v1_events_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -984,7 +1078,7 @@ func (x *DraftPublished) String() string {
 func (*DraftPublished) ProtoMessage() {}
 
 func (x *DraftPublished) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[9]
+	mi := &file_alf_events_v1_events_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -997,7 +1091,7 @@ func (x *DraftPublished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftPublished.ProtoReflect.Descriptor instead.
 func (*DraftPublished) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{9}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DraftPublished) GetDraftId() string {
@@ -1041,7 +1135,7 @@ type DraftAttemptFailed struct {
 
 func (x *DraftAttemptFailed) Reset() {
 	*x = DraftAttemptFailed{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[10]
+	mi := &file_alf_events_v1_events_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1053,7 +1147,7 @@ func (x *DraftAttemptFailed) String() string {
 func (*DraftAttemptFailed) ProtoMessage() {}
 
 func (x *DraftAttemptFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[10]
+	mi := &file_alf_events_v1_events_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1066,7 +1160,7 @@ func (x *DraftAttemptFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftAttemptFailed.ProtoReflect.Descriptor instead.
 func (*DraftAttemptFailed) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{10}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DraftAttemptFailed) GetDraftId() string {
@@ -1109,7 +1203,7 @@ type DraftFailed struct {
 
 func (x *DraftFailed) Reset() {
 	*x = DraftFailed{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[11]
+	mi := &file_alf_events_v1_events_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +1215,7 @@ func (x *DraftFailed) String() string {
 func (*DraftFailed) ProtoMessage() {}
 
 func (x *DraftFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[11]
+	mi := &file_alf_events_v1_events_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,7 +1228,7 @@ func (x *DraftFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftFailed.ProtoReflect.Descriptor instead.
 func (*DraftFailed) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{11}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DraftFailed) GetDraftId() string {
@@ -1172,7 +1266,7 @@ type AccountAuthorized struct {
 
 func (x *AccountAuthorized) Reset() {
 	*x = AccountAuthorized{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[12]
+	mi := &file_alf_events_v1_events_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1184,7 +1278,7 @@ func (x *AccountAuthorized) String() string {
 func (*AccountAuthorized) ProtoMessage() {}
 
 func (x *AccountAuthorized) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[12]
+	mi := &file_alf_events_v1_events_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1197,7 +1291,7 @@ func (x *AccountAuthorized) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccountAuthorized.ProtoReflect.Descriptor instead.
 func (*AccountAuthorized) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{12}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AccountAuthorized) GetDid() string {
@@ -1232,7 +1326,7 @@ type AccountRevoked struct {
 
 func (x *AccountRevoked) Reset() {
 	*x = AccountRevoked{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[13]
+	mi := &file_alf_events_v1_events_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1244,7 +1338,7 @@ func (x *AccountRevoked) String() string {
 func (*AccountRevoked) ProtoMessage() {}
 
 func (x *AccountRevoked) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[13]
+	mi := &file_alf_events_v1_events_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1257,7 +1351,7 @@ func (x *AccountRevoked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccountRevoked.ProtoReflect.Descriptor instead.
 func (*AccountRevoked) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{13}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AccountRevoked) GetDid() string {
@@ -1290,7 +1384,7 @@ type DraftDue struct {
 
 func (x *DraftDue) Reset() {
 	*x = DraftDue{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[14]
+	mi := &file_alf_events_v1_events_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1302,7 +1396,7 @@ func (x *DraftDue) String() string {
 func (*DraftDue) ProtoMessage() {}
 
 func (x *DraftDue) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[14]
+	mi := &file_alf_events_v1_events_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1315,7 +1409,7 @@ func (x *DraftDue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftDue.ProtoReflect.Descriptor instead.
 func (*DraftDue) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{14}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DraftDue) GetDraftId() string {
@@ -1370,7 +1464,16 @@ const file_alf_events_v1_events_proto_rawDesc = "" +
 	"\rdraft_retried\x18\x14 \x01(\v2\x1b.alf.events.v1.DraftRetriedH\x00R\fdraftRetried\x12Q\n" +
 	"\x12account_authorized\x18( \x01(\v2 .alf.events.v1.AccountAuthorizedH\x00R\x11accountAuthorized\x12H\n" +
 	"\x0faccount_revoked\x18) \x01(\v2\x1d.alf.events.v1.AccountRevokedH\x00R\x0eaccountRevokedB\a\n" +
-	"\x05event\"\xda\x02\n" +
+	"\x05event\"\x99\x01\n" +
+	"\n" +
+	"BatchWrite\x12-\n" +
+	"\x06action\x18\x01 \x01(\x0e2\x15.alf.events.v1.ActionR\x06action\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x02 \x01(\tR\n" +
+	"collection\x12\x12\n" +
+	"\x04rkey\x18\x03 \x01(\tR\x04rkey\x12\x16\n" +
+	"\x06record\x18\x04 \x01(\fR\x06record\x12\x10\n" +
+	"\x03cid\x18\x05 \x01(\tR\x03cid\"\x8d\x03\n" +
 	"\fDraftCreated\x12\x19\n" +
 	"\bdraft_id\x18\x01 \x01(\tR\adraftId\x12\x10\n" +
 	"\x03uri\x18\x02 \x01(\tR\x03uri\x12\x10\n" +
@@ -1385,7 +1488,8 @@ const file_alf_events_v1_events_proto_rawDesc = "" +
 	"\fscheduled_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\vscheduledAt\x12\x1c\n" +
 	"\tlifecycle\x18\n" +
 	" \x01(\rR\tlifecycle\x12!\n" +
-	"\ftrigger_hash\x18\v \x01(\tR\vtriggerHash\"\x92\x01\n" +
+	"\ftrigger_hash\x18\v \x01(\tR\vtriggerHash\x121\n" +
+	"\x06writes\x18\f \x03(\v2\x19.alf.events.v1.BatchWriteR\x06writes\"\x92\x01\n" +
 	"\fDraftUpdated\x12\x19\n" +
 	"\bdraft_id\x18\x01 \x01(\tR\adraftId\x12\x16\n" +
 	"\x06record\x18\x02 \x01(\fR\x06record\x12\x10\n" +
@@ -1438,13 +1542,14 @@ const file_alf_events_v1_events_proto_rawDesc = "" +
 	"\bdraft_id\x18\x01 \x01(\tR\adraftId\x12\x10\n" +
 	"\x03did\x18\x02 \x01(\tR\x03did\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x04R\aversion\x121\n" +
-	"\x06due_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05dueAt*V\n" +
+	"\x06due_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05dueAt*h\n" +
 	"\x06Action\x12\x16\n" +
 	"\x12ACTION_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rACTION_CREATE\x10\x01\x12\x0e\n" +
 	"\n" +
 	"ACTION_PUT\x10\x02\x12\x11\n" +
-	"\rACTION_DELETE\x10\x03*^\n" +
+	"\rACTION_DELETE\x10\x03\x12\x10\n" +
+	"\fACTION_BATCH\x10\x04*^\n" +
 	"\n" +
 	"AuthMethod\x12\x1b\n" +
 	"\x17AUTH_METHOD_UNSPECIFIED\x10\x00\x12\x1c\n" +
@@ -1465,56 +1570,59 @@ func file_alf_events_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_alf_events_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_alf_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_alf_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_alf_events_v1_events_proto_goTypes = []any{
 	(Action)(0),                   // 0: alf.events.v1.Action
 	(AuthMethod)(0),               // 1: alf.events.v1.AuthMethod
 	(*Envelope)(nil),              // 2: alf.events.v1.Envelope
-	(*DraftCreated)(nil),          // 3: alf.events.v1.DraftCreated
-	(*DraftUpdated)(nil),          // 4: alf.events.v1.DraftUpdated
-	(*DraftRetried)(nil),          // 5: alf.events.v1.DraftRetried
-	(*DraftScheduled)(nil),        // 6: alf.events.v1.DraftScheduled
-	(*DraftUnscheduled)(nil),      // 7: alf.events.v1.DraftUnscheduled
-	(*DraftCancelled)(nil),        // 8: alf.events.v1.DraftCancelled
-	(*DraftPublishRequested)(nil), // 9: alf.events.v1.DraftPublishRequested
-	(*DraftPublishing)(nil),       // 10: alf.events.v1.DraftPublishing
-	(*DraftPublished)(nil),        // 11: alf.events.v1.DraftPublished
-	(*DraftAttemptFailed)(nil),    // 12: alf.events.v1.DraftAttemptFailed
-	(*DraftFailed)(nil),           // 13: alf.events.v1.DraftFailed
-	(*AccountAuthorized)(nil),     // 14: alf.events.v1.AccountAuthorized
-	(*AccountRevoked)(nil),        // 15: alf.events.v1.AccountRevoked
-	(*DraftDue)(nil),              // 16: alf.events.v1.DraftDue
-	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
+	(*BatchWrite)(nil),            // 3: alf.events.v1.BatchWrite
+	(*DraftCreated)(nil),          // 4: alf.events.v1.DraftCreated
+	(*DraftUpdated)(nil),          // 5: alf.events.v1.DraftUpdated
+	(*DraftRetried)(nil),          // 6: alf.events.v1.DraftRetried
+	(*DraftScheduled)(nil),        // 7: alf.events.v1.DraftScheduled
+	(*DraftUnscheduled)(nil),      // 8: alf.events.v1.DraftUnscheduled
+	(*DraftCancelled)(nil),        // 9: alf.events.v1.DraftCancelled
+	(*DraftPublishRequested)(nil), // 10: alf.events.v1.DraftPublishRequested
+	(*DraftPublishing)(nil),       // 11: alf.events.v1.DraftPublishing
+	(*DraftPublished)(nil),        // 12: alf.events.v1.DraftPublished
+	(*DraftAttemptFailed)(nil),    // 13: alf.events.v1.DraftAttemptFailed
+	(*DraftFailed)(nil),           // 14: alf.events.v1.DraftFailed
+	(*AccountAuthorized)(nil),     // 15: alf.events.v1.AccountAuthorized
+	(*AccountRevoked)(nil),        // 16: alf.events.v1.AccountRevoked
+	(*DraftDue)(nil),              // 17: alf.events.v1.DraftDue
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
 }
 var file_alf_events_v1_events_proto_depIdxs = []int32{
-	17, // 0: alf.events.v1.Envelope.occurred_at:type_name -> google.protobuf.Timestamp
-	3,  // 1: alf.events.v1.Envelope.draft_created:type_name -> alf.events.v1.DraftCreated
-	6,  // 2: alf.events.v1.Envelope.draft_scheduled:type_name -> alf.events.v1.DraftScheduled
-	7,  // 3: alf.events.v1.Envelope.draft_unscheduled:type_name -> alf.events.v1.DraftUnscheduled
-	8,  // 4: alf.events.v1.Envelope.draft_cancelled:type_name -> alf.events.v1.DraftCancelled
-	9,  // 5: alf.events.v1.Envelope.draft_publish_requested:type_name -> alf.events.v1.DraftPublishRequested
-	10, // 6: alf.events.v1.Envelope.draft_publishing:type_name -> alf.events.v1.DraftPublishing
-	11, // 7: alf.events.v1.Envelope.draft_published:type_name -> alf.events.v1.DraftPublished
-	12, // 8: alf.events.v1.Envelope.draft_attempt_failed:type_name -> alf.events.v1.DraftAttemptFailed
-	13, // 9: alf.events.v1.Envelope.draft_failed:type_name -> alf.events.v1.DraftFailed
-	4,  // 10: alf.events.v1.Envelope.draft_updated:type_name -> alf.events.v1.DraftUpdated
-	5,  // 11: alf.events.v1.Envelope.draft_retried:type_name -> alf.events.v1.DraftRetried
-	14, // 12: alf.events.v1.Envelope.account_authorized:type_name -> alf.events.v1.AccountAuthorized
-	15, // 13: alf.events.v1.Envelope.account_revoked:type_name -> alf.events.v1.AccountRevoked
-	0,  // 14: alf.events.v1.DraftCreated.action:type_name -> alf.events.v1.Action
-	17, // 15: alf.events.v1.DraftCreated.scheduled_at:type_name -> google.protobuf.Timestamp
-	17, // 16: alf.events.v1.DraftUpdated.scheduled_at:type_name -> google.protobuf.Timestamp
-	17, // 17: alf.events.v1.DraftScheduled.scheduled_at:type_name -> google.protobuf.Timestamp
-	17, // 18: alf.events.v1.DraftPublishing.write_time:type_name -> google.protobuf.Timestamp
-	17, // 19: alf.events.v1.DraftPublished.write_time:type_name -> google.protobuf.Timestamp
-	17, // 20: alf.events.v1.DraftAttemptFailed.retry_at:type_name -> google.protobuf.Timestamp
-	1,  // 21: alf.events.v1.AccountAuthorized.method:type_name -> alf.events.v1.AuthMethod
-	17, // 22: alf.events.v1.DraftDue.due_at:type_name -> google.protobuf.Timestamp
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	18, // 0: alf.events.v1.Envelope.occurred_at:type_name -> google.protobuf.Timestamp
+	4,  // 1: alf.events.v1.Envelope.draft_created:type_name -> alf.events.v1.DraftCreated
+	7,  // 2: alf.events.v1.Envelope.draft_scheduled:type_name -> alf.events.v1.DraftScheduled
+	8,  // 3: alf.events.v1.Envelope.draft_unscheduled:type_name -> alf.events.v1.DraftUnscheduled
+	9,  // 4: alf.events.v1.Envelope.draft_cancelled:type_name -> alf.events.v1.DraftCancelled
+	10, // 5: alf.events.v1.Envelope.draft_publish_requested:type_name -> alf.events.v1.DraftPublishRequested
+	11, // 6: alf.events.v1.Envelope.draft_publishing:type_name -> alf.events.v1.DraftPublishing
+	12, // 7: alf.events.v1.Envelope.draft_published:type_name -> alf.events.v1.DraftPublished
+	13, // 8: alf.events.v1.Envelope.draft_attempt_failed:type_name -> alf.events.v1.DraftAttemptFailed
+	14, // 9: alf.events.v1.Envelope.draft_failed:type_name -> alf.events.v1.DraftFailed
+	5,  // 10: alf.events.v1.Envelope.draft_updated:type_name -> alf.events.v1.DraftUpdated
+	6,  // 11: alf.events.v1.Envelope.draft_retried:type_name -> alf.events.v1.DraftRetried
+	15, // 12: alf.events.v1.Envelope.account_authorized:type_name -> alf.events.v1.AccountAuthorized
+	16, // 13: alf.events.v1.Envelope.account_revoked:type_name -> alf.events.v1.AccountRevoked
+	0,  // 14: alf.events.v1.BatchWrite.action:type_name -> alf.events.v1.Action
+	0,  // 15: alf.events.v1.DraftCreated.action:type_name -> alf.events.v1.Action
+	18, // 16: alf.events.v1.DraftCreated.scheduled_at:type_name -> google.protobuf.Timestamp
+	3,  // 17: alf.events.v1.DraftCreated.writes:type_name -> alf.events.v1.BatchWrite
+	18, // 18: alf.events.v1.DraftUpdated.scheduled_at:type_name -> google.protobuf.Timestamp
+	18, // 19: alf.events.v1.DraftScheduled.scheduled_at:type_name -> google.protobuf.Timestamp
+	18, // 20: alf.events.v1.DraftPublishing.write_time:type_name -> google.protobuf.Timestamp
+	18, // 21: alf.events.v1.DraftPublished.write_time:type_name -> google.protobuf.Timestamp
+	18, // 22: alf.events.v1.DraftAttemptFailed.retry_at:type_name -> google.protobuf.Timestamp
+	1,  // 23: alf.events.v1.AccountAuthorized.method:type_name -> alf.events.v1.AuthMethod
+	18, // 24: alf.events.v1.DraftDue.due_at:type_name -> google.protobuf.Timestamp
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_alf_events_v1_events_proto_init() }
@@ -1543,7 +1651,7 @@ func file_alf_events_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_alf_events_v1_events_proto_rawDesc), len(file_alf_events_v1_events_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
