@@ -20,6 +20,12 @@ type Feed struct {
 
 	mu sync.Mutex
 	cc jetstream.ConsumeContext
+
+	// handling is held while the handler runs, so Stop can wait for it
+	// (the consume context may report itself closed while a callback is
+	// still running); stopped drops deliveries that come after Stop.
+	handling sync.Mutex
+	stopped  bool
 }
 
 // NewFeed returns a feed that calls handle for each event. handle runs on the
@@ -38,6 +44,9 @@ func (f *Feed) Start(ctx context.Context, from uint64) error {
 	if f.cc != nil {
 		return errors.New("feed already started")
 	}
+	f.handling.Lock()
+	f.stopped = false
+	f.handling.Unlock()
 	if from == 0 {
 		from = 1
 	}
@@ -57,6 +66,11 @@ func (f *Feed) Start(ctx context.Context, from uint64) error {
 }
 
 func (f *Feed) deliver(msg jetstream.Msg) {
+	f.handling.Lock()
+	defer f.handling.Unlock()
+	if f.stopped {
+		return
+	}
 	ev, err := decodeMsg(msg)
 	if err != nil {
 		// An event this build cannot read is handed on without its envelope,
@@ -81,4 +95,7 @@ func (f *Feed) Stop() {
 	}
 	cc.Stop()
 	<-cc.Closed()
+	f.handling.Lock() // waits for a handler still running
+	f.stopped = true
+	f.handling.Unlock()
 }

@@ -141,6 +141,9 @@ type Publisher struct {
 	cancel   context.CancelFunc
 	sem      chan struct{}
 	wg       sync.WaitGroup // workers and held messages
+	// dispatching is held while a message is dispatched, so Stop can wait
+	// for a callback the consume context still runs after reporting closed.
+	dispatching sync.Mutex
 }
 
 // New returns a publisher; Start it to consume.
@@ -198,6 +201,8 @@ func (p *Publisher) Stop() {
 	}
 	cc.Stop()
 	<-cc.Closed()
+	p.dispatching.Lock() // no dispatch under way or to come
+	p.dispatching.Unlock()
 	p.wg.Wait()
 	p.cancel()
 }
@@ -206,6 +211,15 @@ func (p *Publisher) Stop() {
 // its instant is held until then, without a worker; the others go to a
 // worker at once, waiting for a free one.
 func (p *Publisher) dispatch(msg jetstream.Msg) {
+	p.dispatching.Lock()
+	defer p.dispatching.Unlock()
+	p.mu.Lock()
+	stopping := p.stopping
+	p.mu.Unlock()
+	if stopping {
+		_ = msg.Nak()
+		return
+	}
 	due, err := timer.DecodeDue(msg.Data())
 	if err != nil {
 		p.cfg.Log.Error("drop unreadable DraftDue", "err", err)
