@@ -6,7 +6,8 @@
 //
 // BenchmarkIngest measures CreateDraft over HTTP, BenchmarkDueBurst how late
 // 10,000 drafts due at one instant reach the PDS, BenchmarkLoneDraft how late
-// a single due draft does. docs/benchmarks.md has the figures.
+// a single due draft does, BenchmarkXRPCIngest measures createRecord over
+// XRPC. docs/benchmarks.md has the figures.
 //
 // FakePDS stands in for every user's PDS at once: it answers each write at
 // once, keeps the records in memory and notes when each write arrived, so a
