@@ -55,7 +55,7 @@ func TestFaultRetriedWritesLeaveOneRecord(t *testing.T) {
 			name:   "500 twice before the write, then success",
 			writes: []fault{internal, internal}, image: true,
 			attempts: 3, requests: 3, readBacks: 2,
-			firstReason: "pds: HTTP 500 InternalServerError: Internal Server Error",
+			firstReason: "InternalServerError: Internal Server Error",
 		},
 		{
 			name:     "500 after the write, read back at once",
@@ -67,7 +67,7 @@ func TestFaultRetriedWritesLeaveOneRecord(t *testing.T) {
 			writes:   []fault{failAfterWrite(502, "UpstreamFailure", "Upstream Failure")},
 			reads:    []fault{failWith(503, "Unavailable", "Service Unavailable")},
 			attempts: 2, requests: 2, readBacks: 2,
-			firstReason: "pds: HTTP 502 UpstreamFailure: Upstream Failure",
+			firstReason: "UpstreamFailure: Upstream Failure",
 		},
 		{
 			name:   "hanging PDS, the write times out and is retried",
@@ -142,7 +142,7 @@ func TestFaultRateLimitWaitsForReset(t *testing.T) {
 	if got := d.ScheduledAt.AsTime(); !got.Equal(reset) {
 		t.Fatalf("retry at %s, want the PDS's reset %s", got, reset)
 	}
-	if want := "pds: HTTP 429 RateLimitExceeded: Rate Limit Exceeded"; !strings.Contains(d.FailureReason, want) {
+	if want := "RateLimitExceeded: Rate Limit Exceeded"; !strings.Contains(d.FailureReason, want) {
 		t.Errorf("failure reason %q, want it to contain %q", d.FailureReason, want)
 	}
 
@@ -178,7 +178,7 @@ func TestFaultRefusedWriteFailsAtOnce(t *testing.T) {
 	if d.Status != statusFailed {
 		t.Fatalf("after a 400: %s, want failed", d.Status)
 	}
-	if want := "pds: HTTP 400 InvalidRequest: " + message; !strings.HasSuffix(d.FailureReason, want) {
+	if want := "InvalidRequest: " + message; d.FailureReason != want {
 		t.Errorf("failure reason %q, want it to end with %q", d.FailureReason, want)
 	}
 	env.clock.Advance(time.Hour) // past every backoff

@@ -104,7 +104,7 @@ func TestRetryableFailuresBackOffThenFail(t *testing.T) {
 	if got.Status != alfv1.DraftStatus_DRAFT_STATUS_FAILED || got.Attempts != 4 {
 		t.Fatalf("after 4 attempts: %s with %d attempts, want failed with 4", got.Status, got.Attempts)
 	}
-	if got.FailureReason != "pds: HTTP 503 Unavailable: down for maintenance" {
+	if got.FailureReason != "Unavailable: down for maintenance" {
 		t.Fatalf("failure reason = %q", got.FailureReason)
 	}
 	fake.Advance(time.Hour)

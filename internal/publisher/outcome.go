@@ -64,9 +64,27 @@ type Policy struct {
 // DefaultPolicy retries after 1, 5 and 15 minutes, then fails.
 var DefaultPolicy = Policy{Backoff: []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute}}
 
+// reason is what a draft's failure_reason says of err: the PDS's own
+// answer ("<Name>: <message>") when there is one, else the error.
+func reason(err error) string {
+	var pe *pds.Error
+	if !errors.As(err, &pe) {
+		return truncate(err.Error())
+	}
+	switch {
+	case pe.Name != "" && pe.Message != "":
+		return truncate(pe.Name + ": " + pe.Message)
+	case pe.Message != "":
+		return truncate(pe.Message)
+	case pe.Name != "":
+		return truncate(pe.Name)
+	}
+	return truncate(pe.Error())
+}
+
 // classify turns a failed attempt into a retry or a failure.
 func (p Policy) classify(err error, attempt uint32, now time.Time) outcome {
-	reason := truncate(err.Error())
+	reason := reason(err)
 	if !pds.Retryable(err) || int(attempt) > len(p.Backoff) {
 		return outcome{kind: failed, reason: reason}
 	}

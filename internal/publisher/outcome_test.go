@@ -40,8 +40,8 @@ func TestPolicyBacksOffThenFails(t *testing.T) {
 			if out.kind != tt.kind || !out.retryAt.Equal(tt.retryAt) {
 				t.Fatalf("classify = kind %d at %v, want kind %d at %v", out.kind, out.retryAt, tt.kind, tt.retryAt)
 			}
-			if out.reason != tt.err.Error() {
-				t.Fatalf("reason = %q, want the error's text", out.reason)
+			if want := reasonOf(tt.err); out.reason != want {
+				t.Fatalf("reason = %q, want %q", out.reason, want)
 			}
 		})
 	}
@@ -54,4 +54,20 @@ func TestReasonsAreTruncatedTo500Characters(t *testing.T) {
 	if n := len([]rune(out.reason)); n != maxReason {
 		t.Fatalf("reason has %d characters, want %d", n, maxReason)
 	}
+}
+
+// reasonOf is the failure reason expected for err: the PDS's name and
+// message, or the error's text.
+func reasonOf(err error) string {
+	var pe *pds.Error
+	if errors.As(err, &pe) && pe.Name != "" && pe.Message != "" {
+		return pe.Name + ": " + pe.Message
+	}
+	if errors.As(err, &pe) && pe.Name != "" {
+		return pe.Name
+	}
+	if errors.As(err, &pe) && pe.Message == "" {
+		return pe.Error()
+	}
+	return err.Error()
 }
