@@ -1,7 +1,12 @@
 package gateway
 
 import (
+	"bytes"
+	"context"
 	"errors"
+
+	"connectrpc.com/connect"
+	alfv1 "github.com/latency-fabric/alf/gen/alf/v1"
 	"net/http"
 	"strings"
 
@@ -66,4 +71,27 @@ func (g *Gateway) upload(w http.ResponseWriter, r *http.Request, authName string
 		return blob.Info{}, &xrpcError{http.StatusServiceUnavailable, "Unavailable", "could not store the blob; try again"}
 	}
 	return info, nil
+}
+
+func (s *drafts) UploadBlob(ctx context.Context, req *connect.Request[alfv1.UploadBlobRequest]) (*connect.Response[alfv1.UploadBlobResponse], error) {
+	did, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if s.g.cfg.Blobs == nil {
+		return nil, connect.NewError(connect.CodeUnimplemented, errors.New("blob uploads are not configured"))
+	}
+	data := req.Msg.GetData()
+	info, err := s.g.cfg.Blobs.Put(ctx, did.String(), req.Msg.GetMimeType(), bytes.NewReader(data), int64(len(data)))
+	switch {
+	case errors.Is(err, blob.ErrTooLarge):
+		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("blob is larger than the limit for its type (1,000,000 bytes for images, 50 MB otherwise)"))
+	case errors.Is(err, blob.ErrEmpty):
+		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("data is required"))
+	case errors.Is(err, blob.ErrMimeType):
+		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("mime_type must be a media type such as image/png"))
+	case err != nil:
+		return nil, connect.NewError(connect.CodeUnavailable, errors.New("could not store the blob; try again"))
+	}
+	return connect.NewResponse(&alfv1.UploadBlobResponse{Cid: info.CID, MimeType: info.MimeType, Size: info.Size}), nil
 }

@@ -58,10 +58,12 @@ func (s *drafts) ListDrafts(ctx context.Context, req *connect.Request[alfv1.List
 	if size < 0 || size > 100 {
 		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("page_size must be between 1 and 100"))
 	}
+	status := statusFilter(req.Msg.GetStatus())
 	rows, next, err := s.g.cfg.View.List(did.String(), projection.Query{
-		Status: statusFilter(req.Msg.GetStatus()),
-		Limit:  int(size),
-		Cursor: req.Msg.GetPageToken(),
+		Status:     status,
+		Limit:      int(size),
+		Cursor:     req.Msg.GetPageToken(),
+		BySchedule: status == projection.StatusScheduled,
 	})
 	if err != nil {
 		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("page_token: %w", err))

@@ -403,3 +403,22 @@ func TestTriggerURLs(t *testing.T) {
 		}
 	}
 }
+
+// Connect clients keep blobs too (parity with POST /blob).
+func TestUploadBlobOverConnect(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t)
+	ctx := context.Background()
+	alice := g.drafts(t, g.alice)
+	res, err := alice.UploadBlob(ctx, connect.NewRequest(&alfv1.UploadBlobRequest{MimeType: "image/png", Data: []byte{9, 9, 9}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Msg.Cid != "bafkreihhictpv4w3mx2ykmki25ozum25prfzjkyqn7s7en54gt647r2fqq" || res.Msg.Size != 3 || res.Msg.MimeType != "image/png" {
+		t.Fatalf("UploadBlob = %v", res.Msg)
+	}
+	big := make([]byte, 1_000_001)
+	if _, err := alice.UploadBlob(ctx, connect.NewRequest(&alfv1.UploadBlobRequest{MimeType: "image/jpeg", Data: big})); code(err) != connect.CodeInvalidArgument {
+		t.Fatalf("oversize image: %v, want invalid argument", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +27,16 @@ import (
 func TestEndToEndScheduledWrites(t *testing.T) {
 	t.Parallel()
 	h := pdstest.Load(t)
-	n := startNode(t, connectNATS(t, natsServer(t)), auth.NewDirectory(h.PLCURL, nil), node.All, nil)
+	hooks := make(chan map[string]any, 10)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		hooks <- body
+	}))
+	t.Cleanup(receiver.Close)
+	n := startNode(t, connectNATS(t, natsServer(t)), auth.NewDirectory(h.PLCURL, nil), node.All, func(o *node.Options) {
+		o.WebhookURL = receiver.URL + "/published"
+	})
 	u := signIn(t, h, 0)
 	drafts, accounts := u.clients(n)
 	connectAccount(t, u, accounts)
@@ -47,6 +57,19 @@ func TestEndToEndScheduledWrites(t *testing.T) {
 	post = awaitStatus(t, drafts, post.Uri, alfv1.DraftStatus_DRAFT_STATUS_PUBLISHED)
 	profile = awaitStatus(t, drafts, profile.Uri, alfv1.DraftStatus_DRAFT_STATUS_PUBLISHED)
 
+	// The post-publish webhook tells of both writes.
+	told := map[string]any{}
+	for range 2 {
+		select {
+		case hook := <-hooks:
+			told[hook["uri"].(string)] = hook["cid"]
+		case <-time.After(10 * time.Second):
+			t.Fatalf("webhook told of %d publishes, want 2", len(told))
+		}
+	}
+	if told[post.Uri] != post.PublishedCid || told[profile.Uri] == nil {
+		t.Fatalf("webhook told %v", told)
+	}
 	rec := getRecord(t, u.client, "app.bsky.feed.post", post.Rkey)
 	if rec.CID != post.PublishedCid || rec.Value["text"] != marker {
 		t.Fatalf("post on PDS = %s %v, want cid %s text %q", rec.CID, rec.Value, post.PublishedCid, marker)

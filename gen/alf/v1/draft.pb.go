@@ -1306,6 +1306,121 @@ func (x *RetryDraftResponse) GetDraft() *Draft {
 	return nil
 }
 
+type UploadBlobRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// e.g. image/png
+	MimeType string `protobuf:"bytes,1,opt,name=mime_type,json=mimeType,proto3" json:"mime_type,omitempty"`
+	// At most 1,000,000 bytes for images, 50 MB otherwise.
+	Data          []byte `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadBlobRequest) Reset() {
+	*x = UploadBlobRequest{}
+	mi := &file_alf_v1_draft_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadBlobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadBlobRequest) ProtoMessage() {}
+
+func (x *UploadBlobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_v1_draft_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadBlobRequest.ProtoReflect.Descriptor instead.
+func (*UploadBlobRequest) Descriptor() ([]byte, []int) {
+	return file_alf_v1_draft_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *UploadBlobRequest) GetMimeType() string {
+	if x != nil {
+		return x.MimeType
+	}
+	return ""
+}
+
+func (x *UploadBlobRequest) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+type UploadBlobResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// CID to reference in a record: {"$type":"blob","ref":{"$link":cid},...}.
+	Cid           string `protobuf:"bytes,1,opt,name=cid,proto3" json:"cid,omitempty"`
+	MimeType      string `protobuf:"bytes,2,opt,name=mime_type,json=mimeType,proto3" json:"mime_type,omitempty"`
+	Size          int64  `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadBlobResponse) Reset() {
+	*x = UploadBlobResponse{}
+	mi := &file_alf_v1_draft_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadBlobResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadBlobResponse) ProtoMessage() {}
+
+func (x *UploadBlobResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_v1_draft_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadBlobResponse.ProtoReflect.Descriptor instead.
+func (*UploadBlobResponse) Descriptor() ([]byte, []int) {
+	return file_alf_v1_draft_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *UploadBlobResponse) GetCid() string {
+	if x != nil {
+		return x.Cid
+	}
+	return ""
+}
+
+func (x *UploadBlobResponse) GetMimeType() string {
+	if x != nil {
+		return x.MimeType
+	}
+	return ""
+}
+
+func (x *UploadBlobResponse) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
 var File_alf_v1_draft_proto protoreflect.FileDescriptor
 
 const file_alf_v1_draft_proto_rawDesc = "" +
@@ -1393,7 +1508,14 @@ const file_alf_v1_draft_proto_rawDesc = "" +
 	"\x11RetryDraftRequest\x12\x10\n" +
 	"\x03uri\x18\x01 \x01(\tR\x03uri\"9\n" +
 	"\x12RetryDraftResponse\x12#\n" +
-	"\x05draft\x18\x01 \x01(\v2\r.alf.v1.DraftR\x05draft*\x8b\x01\n" +
+	"\x05draft\x18\x01 \x01(\v2\r.alf.v1.DraftR\x05draft\"D\n" +
+	"\x11UploadBlobRequest\x12\x1b\n" +
+	"\tmime_type\x18\x01 \x01(\tR\bmimeType\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\"W\n" +
+	"\x12UploadBlobResponse\x12\x10\n" +
+	"\x03cid\x18\x01 \x01(\tR\x03cid\x12\x1b\n" +
+	"\tmime_type\x18\x02 \x01(\tR\bmimeType\x12\x12\n" +
+	"\x04size\x18\x03 \x01(\x03R\x04size*\x8b\x01\n" +
 	"\vDraftAction\x12\x1c\n" +
 	"\x18DRAFT_ACTION_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13DRAFT_ACTION_CREATE\x10\x01\x12\x14\n" +
@@ -1407,7 +1529,7 @@ const file_alf_v1_draft_proto_rawDesc = "" +
 	"\x17DRAFT_STATUS_PUBLISHING\x10\x03\x12\x1a\n" +
 	"\x16DRAFT_STATUS_PUBLISHED\x10\x04\x12\x17\n" +
 	"\x13DRAFT_STATUS_FAILED\x10\x05\x12\x1a\n" +
-	"\x16DRAFT_STATUS_CANCELLED\x10\x062\xa6\x05\n" +
+	"\x16DRAFT_STATUS_CANCELLED\x10\x062\xeb\x05\n" +
 	"\fDraftService\x12F\n" +
 	"\vCreateDraft\x12\x1a.alf.v1.CreateDraftRequest\x1a\x1b.alf.v1.CreateDraftResponse\x12B\n" +
 	"\bGetDraft\x12\x17.alf.v1.GetDraftRequest\x1a\x18.alf.v1.GetDraftResponse\"\x03\x90\x02\x01\x12H\n" +
@@ -1419,7 +1541,9 @@ const file_alf_v1_draft_proto_rawDesc = "" +
 	"\vUpdateDraft\x12\x1a.alf.v1.UpdateDraftRequest\x1a\x1b.alf.v1.UpdateDraftResponse\x12R\n" +
 	"\x0fUnscheduleDraft\x12\x1e.alf.v1.UnscheduleDraftRequest\x1a\x1f.alf.v1.UnscheduleDraftResponse\x12C\n" +
 	"\n" +
-	"RetryDraft\x12\x19.alf.v1.RetryDraftRequest\x1a\x1a.alf.v1.RetryDraftResponseB\x81\x01\n" +
+	"RetryDraft\x12\x19.alf.v1.RetryDraftRequest\x1a\x1a.alf.v1.RetryDraftResponse\x12C\n" +
+	"\n" +
+	"UploadBlob\x12\x19.alf.v1.UploadBlobRequest\x1a\x1a.alf.v1.UploadBlobResponseB\x81\x01\n" +
 	"\n" +
 	"com.alf.v1B\n" +
 	"DraftProtoP\x01Z.github.com/latency-fabric/alf/gen/alf/v1;alfv1\xa2\x02\x03AXX\xaa\x02\x06Alf.V1\xca\x02\x06Alf\\V1\xe2\x02\x12Alf\\V1\\GPBMetadata\xea\x02\aAlf::V1b\x06proto3"
@@ -1437,7 +1561,7 @@ func file_alf_v1_draft_proto_rawDescGZIP() []byte {
 }
 
 var file_alf_v1_draft_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_alf_v1_draft_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_alf_v1_draft_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_alf_v1_draft_proto_goTypes = []any{
 	(DraftAction)(0),                // 0: alf.v1.DraftAction
 	(DraftStatus)(0),                // 1: alf.v1.DraftStatus
@@ -1461,34 +1585,36 @@ var file_alf_v1_draft_proto_goTypes = []any{
 	(*UnscheduleDraftResponse)(nil), // 19: alf.v1.UnscheduleDraftResponse
 	(*RetryDraftRequest)(nil),       // 20: alf.v1.RetryDraftRequest
 	(*RetryDraftResponse)(nil),      // 21: alf.v1.RetryDraftResponse
-	(*structpb.Struct)(nil),         // 22: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),   // 23: google.protobuf.Timestamp
+	(*UploadBlobRequest)(nil),       // 22: alf.v1.UploadBlobRequest
+	(*UploadBlobResponse)(nil),      // 23: alf.v1.UploadBlobResponse
+	(*structpb.Struct)(nil),         // 24: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),   // 25: google.protobuf.Timestamp
 }
 var file_alf_v1_draft_proto_depIdxs = []int32{
 	0,  // 0: alf.v1.DraftWrite.action:type_name -> alf.v1.DraftAction
-	22, // 1: alf.v1.DraftWrite.record:type_name -> google.protobuf.Struct
+	24, // 1: alf.v1.DraftWrite.record:type_name -> google.protobuf.Struct
 	0,  // 2: alf.v1.Draft.action:type_name -> alf.v1.DraftAction
 	1,  // 3: alf.v1.Draft.status:type_name -> alf.v1.DraftStatus
-	23, // 4: alf.v1.Draft.scheduled_at:type_name -> google.protobuf.Timestamp
-	23, // 5: alf.v1.Draft.created_at:type_name -> google.protobuf.Timestamp
-	23, // 6: alf.v1.Draft.updated_at:type_name -> google.protobuf.Timestamp
-	23, // 7: alf.v1.Draft.published_at:type_name -> google.protobuf.Timestamp
-	22, // 8: alf.v1.Draft.record:type_name -> google.protobuf.Struct
+	25, // 4: alf.v1.Draft.scheduled_at:type_name -> google.protobuf.Timestamp
+	25, // 5: alf.v1.Draft.created_at:type_name -> google.protobuf.Timestamp
+	25, // 6: alf.v1.Draft.updated_at:type_name -> google.protobuf.Timestamp
+	25, // 7: alf.v1.Draft.published_at:type_name -> google.protobuf.Timestamp
+	24, // 8: alf.v1.Draft.record:type_name -> google.protobuf.Struct
 	2,  // 9: alf.v1.Draft.writes:type_name -> alf.v1.DraftWrite
 	0,  // 10: alf.v1.CreateDraftRequest.action:type_name -> alf.v1.DraftAction
-	22, // 11: alf.v1.CreateDraftRequest.record:type_name -> google.protobuf.Struct
-	23, // 12: alf.v1.CreateDraftRequest.scheduled_at:type_name -> google.protobuf.Timestamp
+	24, // 11: alf.v1.CreateDraftRequest.record:type_name -> google.protobuf.Struct
+	25, // 12: alf.v1.CreateDraftRequest.scheduled_at:type_name -> google.protobuf.Timestamp
 	2,  // 13: alf.v1.CreateDraftRequest.writes:type_name -> alf.v1.DraftWrite
 	3,  // 14: alf.v1.CreateDraftResponse.draft:type_name -> alf.v1.Draft
 	3,  // 15: alf.v1.GetDraftResponse.draft:type_name -> alf.v1.Draft
 	1,  // 16: alf.v1.ListDraftsRequest.status:type_name -> alf.v1.DraftStatus
 	3,  // 17: alf.v1.ListDraftsResponse.drafts:type_name -> alf.v1.Draft
-	23, // 18: alf.v1.ScheduleDraftRequest.scheduled_at:type_name -> google.protobuf.Timestamp
+	25, // 18: alf.v1.ScheduleDraftRequest.scheduled_at:type_name -> google.protobuf.Timestamp
 	3,  // 19: alf.v1.ScheduleDraftResponse.draft:type_name -> alf.v1.Draft
 	3,  // 20: alf.v1.PublishDraftResponse.draft:type_name -> alf.v1.Draft
 	3,  // 21: alf.v1.CancelDraftResponse.draft:type_name -> alf.v1.Draft
-	22, // 22: alf.v1.UpdateDraftRequest.record:type_name -> google.protobuf.Struct
-	23, // 23: alf.v1.UpdateDraftRequest.scheduled_at:type_name -> google.protobuf.Timestamp
+	24, // 22: alf.v1.UpdateDraftRequest.record:type_name -> google.protobuf.Struct
+	25, // 23: alf.v1.UpdateDraftRequest.scheduled_at:type_name -> google.protobuf.Timestamp
 	3,  // 24: alf.v1.UpdateDraftResponse.draft:type_name -> alf.v1.Draft
 	3,  // 25: alf.v1.UnscheduleDraftResponse.draft:type_name -> alf.v1.Draft
 	3,  // 26: alf.v1.RetryDraftResponse.draft:type_name -> alf.v1.Draft
@@ -1501,17 +1627,19 @@ var file_alf_v1_draft_proto_depIdxs = []int32{
 	16, // 33: alf.v1.DraftService.UpdateDraft:input_type -> alf.v1.UpdateDraftRequest
 	18, // 34: alf.v1.DraftService.UnscheduleDraft:input_type -> alf.v1.UnscheduleDraftRequest
 	20, // 35: alf.v1.DraftService.RetryDraft:input_type -> alf.v1.RetryDraftRequest
-	5,  // 36: alf.v1.DraftService.CreateDraft:output_type -> alf.v1.CreateDraftResponse
-	7,  // 37: alf.v1.DraftService.GetDraft:output_type -> alf.v1.GetDraftResponse
-	9,  // 38: alf.v1.DraftService.ListDrafts:output_type -> alf.v1.ListDraftsResponse
-	11, // 39: alf.v1.DraftService.ScheduleDraft:output_type -> alf.v1.ScheduleDraftResponse
-	13, // 40: alf.v1.DraftService.PublishDraft:output_type -> alf.v1.PublishDraftResponse
-	15, // 41: alf.v1.DraftService.CancelDraft:output_type -> alf.v1.CancelDraftResponse
-	17, // 42: alf.v1.DraftService.UpdateDraft:output_type -> alf.v1.UpdateDraftResponse
-	19, // 43: alf.v1.DraftService.UnscheduleDraft:output_type -> alf.v1.UnscheduleDraftResponse
-	21, // 44: alf.v1.DraftService.RetryDraft:output_type -> alf.v1.RetryDraftResponse
-	36, // [36:45] is the sub-list for method output_type
-	27, // [27:36] is the sub-list for method input_type
+	22, // 36: alf.v1.DraftService.UploadBlob:input_type -> alf.v1.UploadBlobRequest
+	5,  // 37: alf.v1.DraftService.CreateDraft:output_type -> alf.v1.CreateDraftResponse
+	7,  // 38: alf.v1.DraftService.GetDraft:output_type -> alf.v1.GetDraftResponse
+	9,  // 39: alf.v1.DraftService.ListDrafts:output_type -> alf.v1.ListDraftsResponse
+	11, // 40: alf.v1.DraftService.ScheduleDraft:output_type -> alf.v1.ScheduleDraftResponse
+	13, // 41: alf.v1.DraftService.PublishDraft:output_type -> alf.v1.PublishDraftResponse
+	15, // 42: alf.v1.DraftService.CancelDraft:output_type -> alf.v1.CancelDraftResponse
+	17, // 43: alf.v1.DraftService.UpdateDraft:output_type -> alf.v1.UpdateDraftResponse
+	19, // 44: alf.v1.DraftService.UnscheduleDraft:output_type -> alf.v1.UnscheduleDraftResponse
+	21, // 45: alf.v1.DraftService.RetryDraft:output_type -> alf.v1.RetryDraftResponse
+	23, // 46: alf.v1.DraftService.UploadBlob:output_type -> alf.v1.UploadBlobResponse
+	37, // [37:47] is the sub-list for method output_type
+	27, // [27:37] is the sub-list for method input_type
 	27, // [27:27] is the sub-list for extension type_name
 	27, // [27:27] is the sub-list for extension extendee
 	0,  // [0:27] is the sub-list for field type_name
@@ -1528,7 +1656,7 @@ func file_alf_v1_draft_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_alf_v1_draft_proto_rawDesc), len(file_alf_v1_draft_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

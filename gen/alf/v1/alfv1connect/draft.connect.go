@@ -61,6 +61,8 @@ const (
 	DraftServiceUnscheduleDraftProcedure = "/alf.v1.DraftService/UnscheduleDraft"
 	// DraftServiceRetryDraftProcedure is the fully-qualified name of the DraftService's RetryDraft RPC.
 	DraftServiceRetryDraftProcedure = "/alf.v1.DraftService/RetryDraft"
+	// DraftServiceUploadBlobProcedure is the fully-qualified name of the DraftService's UploadBlob RPC.
+	DraftServiceUploadBlobProcedure = "/alf.v1.DraftService/UploadBlob"
 )
 
 // DraftServiceClient is a client for the alf.v1.DraftService service.
@@ -69,7 +71,8 @@ type DraftServiceClient interface {
 	CreateDraft(context.Context, *connect.Request[v1.CreateDraftRequest]) (*connect.Response[v1.CreateDraftResponse], error)
 	// GetDraft returns one of the caller's drafts.
 	GetDraft(context.Context, *connect.Request[v1.GetDraftRequest]) (*connect.Response[v1.GetDraftResponse], error)
-	// ListDrafts pages through the caller's drafts, newest first.
+	// ListDrafts pages through the caller's drafts, newest first (scheduled
+	// drafts: soonest first).
 	ListDrafts(context.Context, *connect.Request[v1.ListDraftsRequest]) (*connect.Response[v1.ListDraftsResponse], error)
 	// ScheduleDraft sets or moves the publish time of a draft.
 	ScheduleDraft(context.Context, *connect.Request[v1.ScheduleDraftRequest]) (*connect.Response[v1.ScheduleDraftResponse], error)
@@ -83,6 +86,9 @@ type DraftServiceClient interface {
 	UnscheduleDraft(context.Context, *connect.Request[v1.UnscheduleDraftRequest]) (*connect.Response[v1.UnscheduleDraftResponse], error)
 	// RetryDraft gives a failed draft a fresh set of attempts, starting now.
 	RetryDraft(context.Context, *connect.Request[v1.RetryDraftRequest]) (*connect.Response[v1.RetryDraftResponse], error)
+	// UploadBlob keeps an image (or other blob) for the caller's drafts; alf
+	// uploads it to the PDS just before the record that references it.
+	UploadBlob(context.Context, *connect.Request[v1.UploadBlobRequest]) (*connect.Response[v1.UploadBlobResponse], error)
 }
 
 // NewDraftServiceClient constructs a client for the alf.v1.DraftService service. By default, it
@@ -152,6 +158,12 @@ func NewDraftServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(draftServiceMethods.ByName("RetryDraft")),
 			connect.WithClientOptions(opts...),
 		),
+		uploadBlob: connect.NewClient[v1.UploadBlobRequest, v1.UploadBlobResponse](
+			httpClient,
+			baseURL+DraftServiceUploadBlobProcedure,
+			connect.WithSchema(draftServiceMethods.ByName("UploadBlob")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -166,6 +178,7 @@ type draftServiceClient struct {
 	updateDraft     *connect.Client[v1.UpdateDraftRequest, v1.UpdateDraftResponse]
 	unscheduleDraft *connect.Client[v1.UnscheduleDraftRequest, v1.UnscheduleDraftResponse]
 	retryDraft      *connect.Client[v1.RetryDraftRequest, v1.RetryDraftResponse]
+	uploadBlob      *connect.Client[v1.UploadBlobRequest, v1.UploadBlobResponse]
 }
 
 // CreateDraft calls alf.v1.DraftService.CreateDraft.
@@ -213,13 +226,19 @@ func (c *draftServiceClient) RetryDraft(ctx context.Context, req *connect.Reques
 	return c.retryDraft.CallUnary(ctx, req)
 }
 
+// UploadBlob calls alf.v1.DraftService.UploadBlob.
+func (c *draftServiceClient) UploadBlob(ctx context.Context, req *connect.Request[v1.UploadBlobRequest]) (*connect.Response[v1.UploadBlobResponse], error) {
+	return c.uploadBlob.CallUnary(ctx, req)
+}
+
 // DraftServiceHandler is an implementation of the alf.v1.DraftService service.
 type DraftServiceHandler interface {
 	// CreateDraft keeps a write as a draft, scheduled when scheduled_at is set.
 	CreateDraft(context.Context, *connect.Request[v1.CreateDraftRequest]) (*connect.Response[v1.CreateDraftResponse], error)
 	// GetDraft returns one of the caller's drafts.
 	GetDraft(context.Context, *connect.Request[v1.GetDraftRequest]) (*connect.Response[v1.GetDraftResponse], error)
-	// ListDrafts pages through the caller's drafts, newest first.
+	// ListDrafts pages through the caller's drafts, newest first (scheduled
+	// drafts: soonest first).
 	ListDrafts(context.Context, *connect.Request[v1.ListDraftsRequest]) (*connect.Response[v1.ListDraftsResponse], error)
 	// ScheduleDraft sets or moves the publish time of a draft.
 	ScheduleDraft(context.Context, *connect.Request[v1.ScheduleDraftRequest]) (*connect.Response[v1.ScheduleDraftResponse], error)
@@ -233,6 +252,9 @@ type DraftServiceHandler interface {
 	UnscheduleDraft(context.Context, *connect.Request[v1.UnscheduleDraftRequest]) (*connect.Response[v1.UnscheduleDraftResponse], error)
 	// RetryDraft gives a failed draft a fresh set of attempts, starting now.
 	RetryDraft(context.Context, *connect.Request[v1.RetryDraftRequest]) (*connect.Response[v1.RetryDraftResponse], error)
+	// UploadBlob keeps an image (or other blob) for the caller's drafts; alf
+	// uploads it to the PDS just before the record that references it.
+	UploadBlob(context.Context, *connect.Request[v1.UploadBlobRequest]) (*connect.Response[v1.UploadBlobResponse], error)
 }
 
 // NewDraftServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -298,6 +320,12 @@ func NewDraftServiceHandler(svc DraftServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(draftServiceMethods.ByName("RetryDraft")),
 		connect.WithHandlerOptions(opts...),
 	)
+	draftServiceUploadBlobHandler := connect.NewUnaryHandler(
+		DraftServiceUploadBlobProcedure,
+		svc.UploadBlob,
+		connect.WithSchema(draftServiceMethods.ByName("UploadBlob")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/alf.v1.DraftService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case DraftServiceCreateDraftProcedure:
@@ -318,6 +346,8 @@ func NewDraftServiceHandler(svc DraftServiceHandler, opts ...connect.HandlerOpti
 			draftServiceUnscheduleDraftHandler.ServeHTTP(w, r)
 		case DraftServiceRetryDraftProcedure:
 			draftServiceRetryDraftHandler.ServeHTTP(w, r)
+		case DraftServiceUploadBlobProcedure:
+			draftServiceUploadBlobHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -361,4 +391,8 @@ func (UnimplementedDraftServiceHandler) UnscheduleDraft(context.Context, *connec
 
 func (UnimplementedDraftServiceHandler) RetryDraft(context.Context, *connect.Request[v1.RetryDraftRequest]) (*connect.Response[v1.RetryDraftResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("alf.v1.DraftService.RetryDraft is not implemented"))
+}
+
+func (UnimplementedDraftServiceHandler) UploadBlob(context.Context, *connect.Request[v1.UploadBlobRequest]) (*connect.Response[v1.UploadBlobResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("alf.v1.DraftService.UploadBlob is not implemented"))
 }
