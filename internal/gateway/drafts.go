@@ -341,14 +341,7 @@ func parseRecord(req *alfv1.CreateDraftRequest, a eventsv1.Action) ([]byte, stri
 	if err != nil {
 		return nil, "", err
 	}
-	if err := record.Check(req.GetCollection(), body); err != nil {
-		return nil, "", err
-	}
-	cid, err := record.CID(body)
-	if err != nil {
-		return nil, "", fmt.Errorf("record: %w", err)
-	}
-	return body, cid, nil
+	return record.Prepare(req.GetCollection(), body)
 }
 
 // create appends DraftCreated for a new lifecycle of nd.uri. A URI with an

@@ -111,11 +111,7 @@ func (g *Gateway) checkWrite(action eventsv1.Action, collection, rkey string, va
 		}
 		return bw, nil
 	}
-	if err := record.Check(collection, value); err != nil {
-		return nil, err
-	}
-	bw.Record = compact(value)
-	if bw.Cid, err = record.CID(bw.Record); err != nil {
+	if bw.Record, bw.Cid, err = record.Prepare(collection, value); err != nil {
 		return nil, err
 	}
 	return bw, nil

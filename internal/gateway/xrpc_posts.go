@@ -194,15 +194,11 @@ func (g *Gateway) updatePost(ctx context.Context, req *xrpcRequest) (any, error)
 				return nil, invalid("the records of an applyWrites draft cannot be replaced; delete it and write again")
 			}
 			if len(in.Record) > 0 && d.Action != eventsv1.Action_ACTION_DELETE {
-				if err := record.Check(d.Collection, in.Record); err != nil {
-					return nil, invalid(err.Error())
-				}
-				e.Record = compact(in.Record)
-				cid, err := record.CID(e.Record)
+				body, cid, err := record.Prepare(d.Collection, in.Record)
 				if err != nil {
 					return nil, invalid(err.Error())
 				}
-				e.Cid = cid
+				e.Record, e.Cid = body, cid
 			}
 			if len(e.Record) == 0 && e.ScheduledAt == nil {
 				return nil, nil

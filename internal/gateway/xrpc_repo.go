@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -67,11 +66,7 @@ func (g *Gateway) repoWrite(ctx context.Context, req *xrpcRequest, action events
 		return nil, err
 	}
 	if action != eventsv1.Action_ACTION_DELETE {
-		if err := record.Check(nd.collection, in.Record); err != nil {
-			return nil, invalid(err.Error())
-		}
-		nd.record = compact(in.Record)
-		if nd.cid, err = record.CID(nd.record); err != nil {
+		if nd.record, nd.cid, err = record.Prepare(nd.collection, in.Record); err != nil {
 			return nil, invalid(err.Error())
 		}
 	}
@@ -146,16 +141,6 @@ func connectToXRPC(err error) error {
 		return &xrpcError{http.StatusServiceUnavailable, "Unavailable", "try again"}
 	}
 	return err
-}
-
-// compact removes insignificant white space from a record's JSON; values,
-// $bytes included, stay byte for byte.
-func compact(raw json.RawMessage) []byte {
-	var b bytes.Buffer
-	if json.Compact(&b, raw) != nil {
-		return raw
-	}
-	return b.Bytes()
 }
 
 func (g *Gateway) triggerURL(ctx context.Context, d projection.Draft) string {

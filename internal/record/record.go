@@ -43,6 +43,11 @@ func CID(recordJSON []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return cidOf(obj)
+}
+
+// cidOf is the CID of a parsed record.
+func cidOf(obj map[string]any) (string, error) {
 	enc, err := atdata.MarshalCBOR(obj)
 	if err != nil {
 		return "", fmt.Errorf("%w: encode DAG-CBOR: %v", ErrInvalid, err)

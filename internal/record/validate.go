@@ -15,6 +15,8 @@ package record
 // cannot be embedded in alf's binary; the tests check this file against them.
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"slices"
@@ -35,12 +37,37 @@ import (
 // alf cannot tell it is invalid. Errors wrap ErrInvalid and read well in an
 // API answer, e.g. `record/text: 301 graphemes, at most 300`.
 func Check(collection string, recordJSON []byte) error {
-	if _, err := syntax.ParseNSID(collection); err != nil {
-		return fmt.Errorf("%w: collection %q is not an NSID: %v", ErrInvalid, collection, err)
-	}
 	obj, err := parse(recordJSON)
 	if err != nil {
 		return err
+	}
+	return check(collection, obj)
+}
+
+// Prepare is what alf does with a record a client sends: Check it, compact
+// its JSON (values, $bytes included, stay byte for byte) and compute its
+// CID, parsing it once.
+func Prepare(collection string, recordJSON []byte) (compact []byte, cid string, err error) {
+	var b bytes.Buffer
+	if err := json.Compact(&b, recordJSON); err != nil {
+		return nil, "", fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	obj, err := parse(b.Bytes())
+	if err != nil {
+		return nil, "", err
+	}
+	if err := check(collection, obj); err != nil {
+		return nil, "", err
+	}
+	if cid, err = cidOf(obj); err != nil {
+		return nil, "", err
+	}
+	return b.Bytes(), cid, nil
+}
+
+func check(collection string, obj map[string]any) error {
+	if _, err := syntax.ParseNSID(collection); err != nil {
+		return fmt.Errorf("%w: collection %q is not an NSID: %v", ErrInvalid, collection, err)
 	}
 	if t, ok := obj["$type"]; ok && t != collection {
 		return invalid("record/$type", "%q, but the collection is %s", t, collection)

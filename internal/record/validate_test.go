@@ -171,3 +171,32 @@ func ExampleCheck() {
 	// <nil>
 	// invalid record: record/langs: 4 items, at most 3
 }
+
+// Prepare checks, compacts and addresses a record in one pass: the compact
+// bytes keep every value (big integers, $bytes) and the CID is that of the
+// record.
+func TestPrepare(t *testing.T) {
+	t.Parallel()
+	in := []byte(`{ "$type": "app.bsky.feed.post", "text": "hi",
+		"createdAt": "2024-01-01T00:00:00.000Z" }`)
+	body, cid, err := record.Prepare("app.bsky.feed.post", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(body) != `{"$type":"app.bsky.feed.post","text":"hi","createdAt":"2024-01-01T00:00:00.000Z"}` {
+		t.Fatalf("compact = %s", body)
+	}
+	if cid != "bafyreiax32t3heeoeaia4m5ggaa4o5jfzt5xf7gfpg4xg574lxxpwpe77q" {
+		t.Fatalf("cid = %s, want the spec's vector", cid)
+	}
+	keep := []byte(`{"n": 9007199254740993, "b": {"$bytes": "AQID"}}`)
+	body, _, err = record.Prepare("com.example.thing", keep)
+	if err != nil || string(body) != `{"n":9007199254740993,"b":{"$bytes":"AQID"}}` {
+		t.Fatalf("Prepare(%s) = %s, %v", keep, body, err)
+	}
+	for _, bad := range [][]byte{[]byte(`{"n": 1.5}`), []byte(`{"$type":"app.bsky.feed.like"}`), []byte(`{"a":`)} {
+		if _, _, err := record.Prepare("app.bsky.feed.post", bad); !errors.Is(err, record.ErrInvalid) {
+			t.Errorf("Prepare(%s) = %v, want ErrInvalid", bad, err)
+		}
+	}
+}
