@@ -66,6 +66,9 @@ func (g *Gateway) xrpcMethods() map[string]xrpcHandler {
 		"town.roundabout.scheduledPosts.publishPost":  g.publishPost,
 		"town.roundabout.scheduledPosts.updatePost":   g.updatePost,
 		"town.roundabout.scheduledPosts.deletePost":   g.deletePost,
+		// alf's own, for parity with the Connect API:
+		"town.roundabout.scheduledPosts.unschedulePost": g.unschedulePost,
+		"town.roundabout.scheduledPosts.retryPost":      g.retryPost,
 	}
 }
 

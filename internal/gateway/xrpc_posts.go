@@ -207,6 +207,29 @@ func (g *Gateway) updatePost(ctx context.Context, req *xrpcRequest) (any, error)
 		})
 }
 
+// unschedulePost takes a scheduled draft back to an unscheduled one (alf's
+// own method: the reference cannot).
+func (g *Gateway) unschedulePost(ctx context.Context, req *xrpcRequest) (any, error) {
+	return g.postCommand(ctx, req, "You can only unschedule your own drafts", "Draft not found",
+		func(d projection.Draft) (proto.Message, error) {
+			if d.Status != projection.StatusScheduled {
+				return nil, nil
+			}
+			return &eventsv1.DraftUnscheduled{DraftId: d.ID}, nil
+		})
+}
+
+// retryPost gives a failed draft a fresh set of attempts (alf's own method).
+func (g *Gateway) retryPost(ctx context.Context, req *xrpcRequest) (any, error) {
+	return g.postCommand(ctx, req, "You can only retry your own drafts", "Draft not found",
+		func(d projection.Draft) (proto.Message, error) {
+			if d.Status != projection.StatusFailed {
+				return nil, invalid("only a failed draft can be retried; this one is " + string(d.Status))
+			}
+			return &eventsv1.DraftRetried{DraftId: d.ID}, nil
+		})
+}
+
 func (g *Gateway) deletePost(ctx context.Context, req *xrpcRequest) (any, error) {
 	uri := str(req.input, "uri")
 	if err := ownURI(req.did, uri, "You can only delete your own drafts"); err != nil {

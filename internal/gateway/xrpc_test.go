@@ -285,3 +285,32 @@ func TestAllowedCollections(t *testing.T) {
 		t.Fatalf("allowed %d %s; refused %d %s", ok.status, ok.raw, refused.status, refused.raw)
 	}
 }
+
+// unschedulePost and retryPost give XRPC clients what the Connect API has.
+func TestUnscheduleAndRetryOverXRPC(t *testing.T) {
+	t.Parallel()
+	g := startNode(t, node.All) // alice has no PDS session: a publish fails
+	a := g.alice.DID.String()
+	created := g.do(t, call{method: "POST", path: "/xrpc/com.atproto.repo.createRecord", as: g.alice,
+		header: map[string]string{"x-scheduled-at": "2031-01-01T00:00:00Z"}, body: createBody(a, "", postRecord)})
+	uri := created.body["uri"].(string)
+	body := `{"uri":"` + uri + `"}`
+	un := g.do(t, call{method: "POST", path: "/xrpc/town.roundabout.scheduledPosts.unschedulePost", as: g.alice, body: body})
+	if un.status != 200 || un.body["status"] != "draft" || un.body["scheduledAt"] != nil {
+		t.Fatalf("unschedulePost: %d %s", un.status, un.raw)
+	}
+	if r := g.do(t, call{method: "POST", path: "/xrpc/town.roundabout.scheduledPosts.retryPost", as: g.alice, body: body}); r.status != 400 {
+		t.Fatalf("retryPost of a draft that did not fail: %d %s", r.status, r.raw)
+	}
+	pub := g.do(t, call{method: "POST", path: "/xrpc/town.roundabout.scheduledPosts.publishPost", as: g.alice, body: body})
+	if pub.body["status"] != "failed" {
+		t.Fatalf("publish without a session: %s", pub.raw)
+	}
+	re := g.do(t, call{method: "POST", path: "/xrpc/town.roundabout.scheduledPosts.retryPost", as: g.alice, body: body})
+	if re.status != 200 || re.body["status"] != "scheduled" {
+		t.Fatalf("retryPost: %d %s", re.status, re.raw)
+	}
+	if r := g.do(t, call{method: "POST", path: "/xrpc/town.roundabout.scheduledPosts.retryPost", as: g.bob, body: body}); r.status != 401 {
+		t.Fatalf("retryPost of another's draft: %d %s", r.status, r.raw)
+	}
+}

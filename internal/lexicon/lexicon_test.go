@@ -130,7 +130,9 @@ func TestLoadServesEveryMethod(t *testing.T) {
 		{NSID: "town.roundabout.scheduledPosts.listPosts", Kind: "query"},
 		{NSID: "town.roundabout.scheduledPosts.listSchedules", Kind: "query"},
 		{NSID: "town.roundabout.scheduledPosts.publishPost", Kind: "procedure"},
+		{NSID: "town.roundabout.scheduledPosts.retryPost", Kind: "procedure"},
 		{NSID: "town.roundabout.scheduledPosts.schedulePost", Kind: "procedure"},
+		{NSID: "town.roundabout.scheduledPosts.unschedulePost", Kind: "procedure"},
 		{NSID: "town.roundabout.scheduledPosts.updatePost", Kind: "procedure"},
 		{NSID: "town.roundabout.scheduledPosts.updateSchedule", Kind: "procedure"},
 	}
@@ -139,8 +141,8 @@ func TestLoadServesEveryMethod(t *testing.T) {
 		t.Fatalf("Methods() = %v, want %v", got, want)
 	}
 	files := embeddedFiles(t)
-	if len(files) != 18 { // 16 methods + the two defs documents
-		t.Fatalf("%d lexicon files embedded, want 18", len(files))
+	if len(files) != 20 { // 18 methods + the two defs documents
+		t.Fatalf("%d lexicon files embedded, want 20", len(files))
 	}
 	for p, f := range files {
 		if f.Defs.Main == nil {
