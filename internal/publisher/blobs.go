@@ -1,6 +1,7 @@
 package publisher
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -101,7 +102,7 @@ func draftBlobs(d projection.Draft) []string {
 	}
 	var out []string
 	for _, r := range records {
-		if len(r) == 0 {
+		if !bytes.Contains(r, []byte(`"blob"`)) { // no {"$type":"blob"} in it: skip the parse
 			continue
 		}
 		refs, _ := blob.Refs(r)
