@@ -58,6 +58,9 @@ type Config struct {
 	// (POST_PUBLISH_WEBHOOK_URL); "" for none. It may hold a secret: it is
 	// never printed whole.
 	PostPublishWebhookURL string
+	// DisableRecurring refuses recurring schedules (DISABLE_RECURRING:
+	// true/1/yes or false/0/no, any case).
+	DisableRecurring bool
 	// PostPublishWebhookSecret signs each webhook body
 	// (POST_PUBLISH_WEBHOOK_SECRET, header X-Alf-Signature: sha256=<hex
 	// HMAC>); "" sends no signature.
@@ -109,6 +112,8 @@ func Load(getenv func(string) string) (Config, error) {
 		c.DataDir = DefaultDataDir
 	}
 	_, c.PostPublishWebhookSecret = e.first("POST_PUBLISH_WEBHOOK_SECRET")
+	c.DisableRecurring, err = parseBool(e, "DISABLE_RECURRING")
+	keep(err)
 	c.MaxDraftsPerUser, err = parseMaxDrafts(e)
 	keep(err)
 	c.AllowedCollections, err = parseCollections(e)
@@ -120,6 +125,18 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 	return c, errors.Join(errs...)
+}
+
+// parseBool reads a yes/no variable strictly; unset is no.
+func parseBool(e env, name string) (bool, error) {
+	_, v := e.first(name)
+	switch strings.ToLower(v) {
+	case "", "false", "0", "no":
+		return false, nil
+	case "true", "1", "yes":
+		return true, nil
+	}
+	return false, fmt.Errorf("%s: %q is not one of true, 1, yes, false, 0, no", name, v)
 }
 
 // parseMaxDrafts reads MAX_DRAFTS_PER_USER strictly: unset is no cap, a
@@ -310,9 +327,9 @@ func checkNATSURL(list string) error {
 // String describes c for people, without the encryption key or NATS
 // credentials.
 func (c Config) String() string {
-	return fmt.Sprintf("port=%d service_url=%s service_did=%s plc_root=%s handle_resolver_url=%s encryption_key=%s log_level=%s nats_url=%s data_dir=%s max_drafts_per_user=%d allowed_collections=%v post_publish_webhook_url=%s post_publish_webhook_secret=%s",
+	return fmt.Sprintf("port=%d service_url=%s service_did=%s plc_root=%s handle_resolver_url=%s encryption_key=%s log_level=%s nats_url=%s data_dir=%s max_drafts_per_user=%d allowed_collections=%v post_publish_webhook_url=%s post_publish_webhook_secret=%s disable_recurring=%t",
 		c.Port, c.ServiceURL, c.ServiceDID, c.PLCRoot, c.HandleResolverURL, setOrUnset(c.EncryptionKey), c.LogLevel, redactNATS(c.NATSURL), c.DataDir,
-		c.MaxDraftsPerUser, c.AllowedCollections, setOrUnset(c.PostPublishWebhookURL), setOrUnset(c.PostPublishWebhookSecret))
+		c.MaxDraftsPerUser, c.AllowedCollections, setOrUnset(c.PostPublishWebhookURL), setOrUnset(c.PostPublishWebhookSecret), c.DisableRecurring)
 }
 
 // GoString is String for %#v, so no format verb prints the key.

@@ -45,6 +45,8 @@ type Config struct {
 	Blobs *blob.Store
 	// Lexicons validates XRPC calls.
 	Lexicons *lexicon.Catalog
+	// DisableRecurring is reported by /oauth/status (DISABLE_RECURRING).
+	DisableRecurring bool
 	// MaxDrafts caps each account's active drafts (MAX_DRAFTS_PER_USER);
 	// 0 means no cap.
 	MaxDrafts int
@@ -115,6 +117,7 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("GET /health", Health)
 	mux.HandleFunc("POST /triggers/{key}", g.fireTrigger)
 	mux.HandleFunc("POST /blob", g.serveBlob)
+	mux.HandleFunc("GET /oauth/status", g.oauthStatus)
 	mux.HandleFunc("GET /xrpc/_health", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"version": "1.0.0", "service": "alf"})
 	})

@@ -135,6 +135,9 @@ func TestXRPCCompatibility(t *testing.T) {
 		{"no token", call{method: "POST", path: "/xrpc/com.atproto.repo.createRecord", body: createBody(a, "", postRecord)}, expect{status: 401, name: "AuthenticationRequired"}},
 		{"token for another method", call{method: "POST", path: "/xrpc/com.atproto.repo.createRecord", as: alice, lxm: "com.atproto.repo.putRecord", body: createBody(a, "", postRecord)}, expect{status: 401, name: "AuthenticationRequired"}},
 
+		{"status without a token", call{method: "GET", path: "/oauth/status"}, expect{status: 200, has: []string{"authorized", "authType"}, hasNot: []string{"disableRecurring"}}},
+		{"status", call{method: "GET", path: "/oauth/status", as: alice, lxm: "alf.v1.AccountService.GetAuthorization"}, expect{status: 200, has: []string{"authorized", "authType", "disableRecurring"}}},
+
 		// Repo writes (§4.3).
 		{"create", call{method: "POST", path: "/xrpc/com.atproto.repo.createRecord", as: alice, body: createBody(a, "", postRecord)}, expect{status: 200, has: []string{"uri", "cid", "validationStatus"}, hasNot: []string{"triggerUrl"}}},
 		{"create without repo", call{method: "POST", path: "/xrpc/com.atproto.repo.createRecord", as: alice, body: `{"collection":"app.bsky.feed.post","record":` + postRecord + `}`}, expect{status: 400, name: "InvalidRequest", message: `Input must have the property "repo"`}},

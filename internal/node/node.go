@@ -55,6 +55,8 @@ type Options struct {
 	ServiceURL string
 	// MaxDrafts caps each account's active drafts; 0 means no cap.
 	MaxDrafts int
+	// DisableRecurring refuses recurring schedules.
+	DisableRecurring bool
 	// Collections reports whether a collection may be written; nil allows
 	// all.
 	Collections func(nsid string) bool
@@ -262,17 +264,18 @@ func (n *Node) gateway(sessions *pds.Sessions) (*gateway.Gateway, error) {
 		return nil, err
 	}
 	return gateway.New(gateway.Config{
-		View:        n.view,
-		Store:       n.store,
-		Verifier:    auth.NewVerifier(o.ServiceDID, o.Directory),
-		Accounts:    sessions,
-		Triggers:    gateway.NewTriggers(kv, o.Key, o.ServiceURL),
-		Blobs:       blob.NewStore(obj),
-		Lexicons:    lex,
-		MaxDrafts:   o.MaxDrafts,
-		Collections: o.Collections,
-		Clock:       o.Clock,
-		Log:         o.Log.With("role", "gateway"),
+		View:             n.view,
+		Store:            n.store,
+		Verifier:         auth.NewVerifier(o.ServiceDID, o.Directory),
+		Accounts:         sessions,
+		Triggers:         gateway.NewTriggers(kv, o.Key, o.ServiceURL),
+		Blobs:            blob.NewStore(obj),
+		Lexicons:         lex,
+		MaxDrafts:        o.MaxDrafts,
+		DisableRecurring: o.DisableRecurring,
+		Collections:      o.Collections,
+		Clock:            o.Clock,
+		Log:              o.Log.With("role", "gateway"),
 	}), nil
 }
 

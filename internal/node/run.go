@@ -27,6 +27,7 @@ func FromConfig(cfg config.Config, key seal.Key, nc *nats.Conn, roles Roles, log
 	o.ServiceDID = cfg.ServiceDID
 	o.ServiceURL = cfg.ServiceURL
 	o.MaxDrafts = cfg.MaxDraftsPerUser
+	o.DisableRecurring = cfg.DisableRecurring
 	o.Collections = cfg.CollectionAllowed
 	o.WebhookURL = cfg.PostPublishWebhookURL
 	o.WebhookKey = []byte(cfg.PostPublishWebhookSecret)
