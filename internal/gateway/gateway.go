@@ -119,7 +119,8 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("POST /blob", g.serveBlob)
 	mux.HandleFunc("GET /oauth/status", g.oauthStatus)
 	mux.HandleFunc("GET /xrpc/_health", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"version": "1.0.0", "service": "alf"})
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"version":"1.0.0","service":"alf"}`))
 	})
 	mux.HandleFunc("/xrpc/com.atproto.repo.uploadBlob", g.serveUploadBlob)
 	mux.HandleFunc("/xrpc/{nsid}", g.serveXRPC)
