@@ -1,9 +1,7 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -97,15 +95,12 @@ func statusFilter(s alfv1.DraftStatus) projection.Status {
 	return ""
 }
 
-// recordJSON is the compact JSON of a record given as a Struct.
+// recordJSON is the JSON of a record given as a Struct (record.Prepare
+// compacts it).
 func recordJSON(rec *structpb.Struct) ([]byte, error) {
 	raw, err := protojson.Marshal(rec)
 	if err != nil {
 		return nil, fmt.Errorf("record: %w", err)
 	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, raw); err != nil {
-		return nil, fmt.Errorf("record: %w", err)
-	}
-	return buf.Bytes(), nil
+	return raw, nil
 }

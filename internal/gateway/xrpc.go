@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/bluesky-social/indigo/atproto/syntax"
+	"github.com/latency-fabric/alf/internal/auth"
 	"github.com/latency-fabric/alf/internal/lexicon"
 )
 
@@ -149,11 +150,7 @@ func writeErr(w http.ResponseWriter, err error) {
 	}
 }
 
-// authMessage is the reason a token was refused, without the token.
+// authMessage is the reason a token was refused (it never holds the token).
 func authMessage(err error) string {
-	msg := err.Error()
-	if i := strings.Index(msg, ": "); i >= 0 && strings.HasPrefix(msg, "service auth refused") {
-		return msg[i+2:]
-	}
-	return msg
+	return strings.TrimPrefix(err.Error(), auth.ErrUnauthenticated.Error()+": ")
 }
