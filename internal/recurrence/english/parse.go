@@ -1,0 +1,195 @@
+package english
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxInterval bounds "every N …": larger intervals are almost certainly a
+// typing mistake.
+const maxInterval = 1000
+
+var (
+	aMPattern       = regexp.MustCompile(`\b([ap])\.m\.?`)
+	trailingPattern = regexp.MustCompile(`[.,;!?]+$`)
+	startPattern    = regexp.MustCompile(`\b(?:starting|beginning|from) (?:on )?(\d{4}-\d{2}-\d{2})\b`)
+	endPattern      = regexp.MustCompile(`\b(?:until|till|through|thru|ending|end|ends) (?:on )?(\d{4}-\d{2}-\d{2})\b`)
+	countForPattern = regexp.MustCompile(`\bfor (\d+) (?:times?|occurrences?|repetitions?)\b`)
+	countPattern    = regexp.MustCompile(`\b(\d+) (?:times?|occurrences?)\b`)
+	// intervalPattern is "every|each other|N[th] [unit]". An ordinal
+	// without a unit ("every 31st of the month") names a day, not an
+	// interval (the reference read it as interval 31).
+	intervalPattern  = regexp.MustCompile(`\b(every|each) (other|\d+)(st|nd|rd|th)?\b( (?:days?|weeks?|months?|years?|quarters?)\b)?`)
+	biweeklyPattern  = regexp.MustCompile(`\b(?:bi-?weekly|fortnightly)\b`)
+	fortnightPattern = regexp.MustCompile(`\bfortnight\b`)
+)
+
+// parsed is what Parse has understood so far.
+type parsed struct {
+	text      string // normalised, understood phrases cut out
+	zone      string // IANA zone of a wall time
+	zoneNamed bool   // the text named zone by its IANA name
+	offset    *int   // minutes east of UTC of a fixed time, instead of zone
+	clock     clock
+	interval  int
+	startDate string
+	endDate   string
+	count     *int
+}
+
+// Parse reads an English rule ("every weekday at 9am eastern", "every 2 weeks on monday and
+// friday at noon until 2026-12-31") into the reference's RecurrenceRule JSON, or an error saying
+// what it did not understand.
+//
+// defaultZone (an IANA name; "" means UTC) is the zone of a rule whose text
+// names none. The text reads as in the reference's parser (spec §8.8), with
+// the misreadings listed in the package documentation fixed.
+func Parse(text, defaultZone string) (json.RawMessage, error) {
+	if defaultZone == "" {
+		defaultZone = "UTC"
+	}
+	zone, err := loadZone(defaultZone)
+	if err != nil {
+		return nil, fmt.Errorf("default zone: %w", err)
+	}
+	p := &parsed{zone: zone, interval: 1}
+	if err := p.read(text); err != nil {
+		return nil, err
+	}
+	core, err := p.rule()
+	if err != nil {
+		return nil, err
+	}
+	return p.encode(core)
+}
+
+// read understands everything but the rule's type: zone, end conditions,
+// time of day and interval.
+func (p *parsed) read(text string) error {
+	iana := ianaPattern.FindString(text)
+	p.text = normalise(text)
+	if p.text == "" {
+		return errors.New("empty rule: say how often, like \"every day at 9am\"")
+	}
+	if iana != "" {
+		zone, err := loadZone(iana)
+		if err != nil {
+			return err
+		}
+		p.zone, p.zoneNamed = zone, true
+		p.text = strings.ReplaceAll(p.text, strings.ToLower(iana), " ")
+	}
+	steps := []func() error{p.readOffset, p.readEnds, p.readZoneWords, p.readClock, p.readInterval}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	p.text = collapse(p.text)
+	return nil
+}
+
+// normalise lowercases the text, reads "a.m." as "am", collapses white
+// space and drops trailing punctuation.
+func normalise(text string) string {
+	t := strings.ToLower(text)
+	t = aMPattern.ReplaceAllString(t, "${1}m")
+	t = collapse(t)
+	return strings.TrimSpace(trailingPattern.ReplaceAllString(t, ""))
+}
+
+func (p *parsed) readOffset() error {
+	minutes, found, rest, err := cutOffset(p.text)
+	if err != nil {
+		return err
+	}
+	if found {
+		p.offset, p.text = &minutes, rest
+	}
+	return nil
+}
+
+// readEnds cuts out "starting DATE", "until DATE" and "for N times".
+func (p *parsed) readEnds() error {
+	var m []string
+	var err error
+	if m, p.text = cutFirst(startPattern, p.text); m != nil {
+		if p.startDate, err = checkDate(m[1]); err != nil {
+			return fmt.Errorf("start date: %w", err)
+		}
+	}
+	if m, p.text = cutFirst(endPattern, p.text); m != nil {
+		if p.endDate, err = checkDate(m[1]); err != nil {
+			return fmt.Errorf("end date: %w", err)
+		}
+	}
+	if p.startDate != "" && p.endDate != "" && p.endDate < p.startDate {
+		return fmt.Errorf("end date %s is before start date %s", p.endDate, p.startDate)
+	}
+	if m, p.text = cutFirst(countForPattern, p.text); m == nil {
+		m, p.text = cutFirst(countPattern, p.text)
+	}
+	if m == nil {
+		return nil
+	}
+	n, err := strconv.Atoi(m[1])
+	if err != nil || n < 1 {
+		return fmt.Errorf("count %q: must be a whole number of at least 1", m[0])
+	}
+	p.count = &n
+	return nil
+}
+
+// checkDate checks a YYYY-MM-DD date names a real day.
+func checkDate(s string) (string, error) {
+	if _, err := time.Parse(time.DateOnly, s); err != nil {
+		return "", fmt.Errorf("%s is not a date", s)
+	}
+	return s, nil
+}
+
+// readZoneWords reads a zone named by word ("eastern", "pst", "london")
+// unless an IANA name or an offset said it, and cuts every zone word out.
+func (p *parsed) readZoneWords() error {
+	zone, rest := zoneInText(p.text)
+	p.text = rest
+	if zone != "" && p.offset == nil && !p.zoneNamed {
+		p.zone = zone
+	}
+	return nil
+}
+
+func (p *parsed) readClock() error {
+	var err error
+	p.clock, p.text, err = cutClock(p.text)
+	return err
+}
+
+// readInterval reads "every other", "every N <unit>", "biweekly" and
+// "fortnightly", and leaves "every <unit>" in the text.
+func (p *parsed) readInterval() error {
+	if biweeklyPattern.MatchString(p.text) || fortnightPattern.MatchString(p.text) {
+		p.interval = 2
+		p.text = biweeklyPattern.ReplaceAllString(p.text, "weekly")
+		p.text = fortnightPattern.ReplaceAllString(p.text, "week")
+	}
+	for _, m := range intervalPattern.FindAllStringSubmatchIndex(p.text, -1) {
+		every, n, suffix, unit := group(p.text, m, 1), group(p.text, m, 2), group(p.text, m, 3), group(p.text, m, 4)
+		if suffix != "" && unit == "" {
+			continue
+		}
+		if n == "other" {
+			p.interval = 2
+		} else if p.interval, _ = strconv.Atoi(n); p.interval < 1 || p.interval > maxInterval || len(n) > 4 {
+			return fmt.Errorf("interval %q: must be 1-%d", group(p.text, m, 0), maxInterval)
+		}
+		p.text = p.text[:m[0]] + every + unit + p.text[m[1]:]
+		return nil
+	}
+	return nil
+}
