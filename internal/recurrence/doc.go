@@ -1,0 +1,32 @@
+// Package recurrence computes the occurrences of a recurring schedule.
+//
+// A Rule is the reference service's RecurrenceRule JSON (a base rule such as
+// daily, weekly or monthly_nth_weekday with a wall-clock or fixed-offset
+// time, plus startDate, endDate, count, revisions and exceptions) or an
+// RFC 5545 rule ({"rrule": "FREQ=…", "timezone": "…"}). Parse decodes and
+// validates one, rejecting malformed rules with a *FieldError that names
+// the offending field; Next and Occurrences then answer "when does it fire
+// after this instant".
+//
+// Semantics, where they differ from the reference service:
+//   - intervals and count are anchored at the series start (startDate, else
+//     Rule.Anchor, the schedule's creation time), never at the query time;
+//   - a revision replaces the whole rule (type, days, interval, time) from
+//     its effectiveFromDate, with its own periods anchored at that date;
+//   - a wall time inside a spring-forward gap fires at wall time + gap
+//     (02:30 New York on 2024-03-10 is 07:30Z); an ambiguous fall-back wall
+//     time fires once, at the earlier instant;
+//   - fixed-offset rules count dates at their own offset;
+//   - exceptions on one date combine: cancel wins, move beats override_time,
+//     override_payload adds to either; moved occurrences are returned in
+//     chronological order with the rest of the series.
+//
+// Typical use:
+//
+//	r, err := recurrence.Parse(ruleJSON)
+//	if err != nil { /* 400, err names the field */ }
+//	r.Anchor = createdAt
+//	next, ok := r.Next(lastOccurrence)
+package recurrence
+
+import _ "time/tzdata" // zone data even on hosts without /usr/share/zoneinfo
