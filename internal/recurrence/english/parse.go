@@ -1,6 +1,7 @@
 package english
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -71,7 +72,10 @@ func Parse(text, defaultZone string) (json.RawMessage, error) {
 // read understands everything but the rule's type: zone, end conditions,
 // time of day and interval.
 func (p *parsed) read(text string) error {
-	iana := ianaPattern.FindString(text)
+	iana, phrase := ianaPattern.FindString(text), ""
+	if iana == "" {
+		iana, phrase = bracketedZone(text)
+	}
 	p.text = normalise(text)
 	if p.text == "" {
 		return errors.New("empty rule: say how often, like \"every day at 9am\"")
@@ -82,7 +86,7 @@ func (p *parsed) read(text string) error {
 			return err
 		}
 		p.zone, p.zoneNamed = zone, true
-		p.text = strings.ReplaceAll(p.text, strings.ToLower(iana), " ")
+		p.text = strings.ReplaceAll(p.text, strings.ToLower(cmp.Or(phrase, iana)), " ")
 	}
 	steps := []func() error{p.readOffset, p.readEnds, p.readZoneWords, p.readClock, p.readInterval}
 	for _, step := range steps {

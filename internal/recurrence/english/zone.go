@@ -3,6 +3,7 @@ package english
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +14,25 @@ import (
 // as America/Argentina); alf keeps them all, and also reads Etc/….
 var ianaPattern = regexp.MustCompile(
 	`(?i)\b(?:america|europe|asia|australia|africa|pacific|atlantic|indian|arctic|antarctica|etc)(?:/[a-z0-9_+-]+)+`)
+
+// bracketedPattern is a word in brackets, as Format writes a zone it has no
+// label for: "(Japan)", "(US/Eastern)".
+var bracketedPattern = regexp.MustCompile(`\(([A-Za-z0-9_+/-]+)\)`)
+
+// bracketedZone returns the first bracketed zone name in the text as
+// written, and the brackets around it, if it names a zone and is not a zone
+// word (so "(EST)" still reads as New York, as in the reference).
+func bracketedZone(text string) (zone, phrase string) {
+	for _, m := range bracketedPattern.FindAllStringSubmatch(text, -1) {
+		if slices.Contains(allZoneWords(), strings.ToLower(m[1])) {
+			continue
+		}
+		if _, err := loadZone(m[1]); err == nil {
+			return m[1], m[0]
+		}
+	}
+	return "", ""
+}
 
 // zonePhrases are the multi-word zone names, tried before single words.
 var zonePhrases = []struct{ phrase, zone string }{
