@@ -240,8 +240,9 @@ func (p *plan) countLast(count int) day {
 	n := 0
 	for i := range p.segs {
 		s := &p.segs[i]
+		startDay := p.startDay(s)
 		for d, ok := s.first(s.from); ok; d, ok = s.first(d + 1) {
-			if p.beforeStart(s, d) {
+			if d <= startDay && p.beforeStart(s, d) {
 				continue
 			}
 			if n++; n == count {
@@ -350,11 +351,20 @@ func (p *plan) exceptedAt(s *segment, d day, m *merged) (time.Time, bool) {
 // beforeStart reports whether date d's regular occurrence precedes the
 // series start instant (the Anchor, on its own date).
 func (p *plan) beforeStart(s *segment, d day) bool {
-	if p.notBefore.IsZero() || d > dayIn(p.notBefore, s.loc) {
+	if d > p.startDay(s) {
 		return false
 	}
 	t, err := s.realize(d, nil)
 	return err != nil || t.Before(p.notBefore)
+}
+
+// startDay returns the date of the series start instant in the segment's
+// zone (minDay when the series starts at a date, not an instant).
+func (p *plan) startDay(s *segment) day {
+	if p.notBefore.IsZero() {
+		return minDay
+	}
+	return dayIn(p.notBefore, s.loc)
 }
 
 func (p *plan) segFor(d day) *segment {

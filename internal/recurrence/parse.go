@@ -482,3 +482,14 @@ func (e *Exception) wire() exceptionJSON {
 	}
 	return w
 }
+
+// Validate checks a rule built in code (rather than parsed) with the same
+// rules as Parse; it returns a *FieldError.
+func (r *Rule) Validate() error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fieldErr("", "cannot encode: %v", err)
+	}
+	_, err = Parse(b)
+	return err
+}

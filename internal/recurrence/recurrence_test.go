@@ -244,3 +244,44 @@ func Example() {
 	// 2024-03-11T06:30:00Z 2024-03-11T02:30:00-04:00
 	// 2024-03-12T06:30:00Z 2024-03-12T02:30:00-04:00
 }
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	good := Rule{Core: Core{Type: Weekly, DaysOfWeek: []int{1}, Time: &TimeSpec{Type: WallTime, Hour: 9, Timezone: "Europe/Paris"}}}
+	tests := []struct {
+		name  string
+		rule  Rule
+		field string
+	}{
+		{"valid", good, ""},
+		{"no time", Rule{Core: Core{Type: Daily}}, "rule.time"},
+		{"no days", Rule{Core: Core{Type: Weekly, Time: good.Core.Time}}, "rule.daysOfWeek"},
+		{"hour 24", Rule{Core: Core{Type: Daily, Time: &TimeSpec{Type: WallTime, Hour: 24, Timezone: "UTC"}}}, "rule.time.hour"},
+		{"bad zone", Rule{Core: Core{Type: Daily, Time: &TimeSpec{Type: WallTime, Timezone: "Europe/Nowhere"}}}, "rule.time.timezone"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := tt.rule.Validate()
+			var fe *FieldError
+			switch {
+			case tt.field == "" && err != nil:
+				t.Fatalf("Validate = %v", err)
+			case tt.field != "" && (!errors.As(err, &fe) || fe.Field != tt.field):
+				t.Fatalf("Validate = %v, want a FieldError on %s", err, tt.field)
+			}
+		})
+	}
+}
+
+func ExampleParse_malformed() {
+	_, err := Parse([]byte(`{"rule":{"type":"weekly","daysOfWeek":[1,9],"time":{"type":"wall_time","hour":9,"minute":0,"timezone":"UTC"}}}`))
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		fmt.Println(fe.Field)
+		fmt.Println(err)
+	}
+	// Output:
+	// rule.daysOfWeek[1]
+	// recurrence rule: rule.daysOfWeek[1]: must be between 0 (Sunday) and 6 (Saturday), got 9
+}

@@ -75,6 +75,18 @@ func (r *Rule) nextRRule(after time.Time) (Occurrence, bool) {
 	}
 	y, m, d := start.ymd()
 	opt.Dtstart = time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)
+	if r.StartDate == "" && !r.Anchor.IsZero() {
+		// The series starts at the creation instant: nothing before it
+		// fires or counts. Pin the minute and second that rrule-go would
+		// otherwise take from DTSTART.
+		opt.Dtstart = wallOf(r.Anchor.In(loc)).Truncate(time.Second)
+		if len(opt.Byminute) == 0 && opt.Freq < rrule.MINUTELY {
+			opt.Byminute = []int{0}
+		}
+		if len(opt.Bysecond) == 0 {
+			opt.Bysecond = []int{0}
+		}
+	}
 	if r.Count > 0 {
 		opt.Count = r.Count
 	}
