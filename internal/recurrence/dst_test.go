@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/teambition/rrule-go"
 )
 
 // The DST property tests: over 2020–2030, in zones with every kind of
@@ -174,5 +176,47 @@ func TestWallInstant(t *testing.T) {
 				t.Fatalf("got %s, want %s (%s)", got.UTC().Format(time.RFC3339), tt.want, tt.reason)
 			}
 		})
+	}
+}
+
+func TestDSTRRule(t *testing.T) {
+	t.Parallel()
+	all := wantDates(func(time.Time) bool { return true })
+	for _, zone := range propertyZones {
+		for _, hm := range propertyTimes {
+			t.Run(fmt.Sprintf("%s/%02d:%02d", zone, hm[0], hm[1]), func(t *testing.T) {
+				t.Parallel()
+				rule := fmt.Sprintf(`{"rrule":"FREQ=DAILY;BYHOUR=%d;BYMINUTE=%d","timezone":%q,"startDate":"2020-01-01","endDate":"2030-12-31"}`, hm[0], hm[1], zone)
+				checkSeries(t, rule, zone, hm[0], hm[1], all)
+			})
+		}
+	}
+}
+
+// TestRRuleGoGap pins why RFC 5545 rules run in floating time: rrule-go
+// in the zone itself leaves a gap time to time.Date, which moves it back
+// an hour (01:30 EST) instead of forward.
+func TestRRuleGoGap(t *testing.T) {
+	t.Parallel()
+	ny, err := loadZone("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr, err := rrule.NewRRule(rrule.ROption{
+		Freq: rrule.DAILY, Byhour: []int{2}, Byminute: []int{30}, Bysecond: []int{0},
+		Dtstart: time.Date(2024, 3, 10, 0, 0, 0, 0, ny),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rr.After(time.Date(2024, 3, 10, 0, 0, 0, 0, time.UTC), false).UTC(); !got.Equal(time.Date(2024, 3, 10, 6, 30, 0, 0, time.UTC)) {
+		t.Fatalf("rrule-go alone gives %s; if it now resolves gaps forward, floating time may be dropped", got)
+	}
+	r, err := Parse([]byte(`{"rrule":"FREQ=DAILY;BYHOUR=2;BYMINUTE=30","timezone":"America/New_York","startDate":"2024-03-10"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := r.Next(time.Date(2024, 3, 10, 0, 0, 0, 0, time.UTC)); !got.Equal(time.Date(2024, 3, 10, 7, 30, 0, 0, time.UTC)) {
+		t.Fatalf("engine gives %s, want 07:30Z", got)
 	}
 }

@@ -201,8 +201,12 @@ func (w *ruleJSON) core(r *Rule) error {
 	if _, err := loadZone(w.Timezone); err != nil {
 		return fieldErr("timezone", "unknown time zone %q", w.Timezone)
 	}
-	_, err := compileRRule(r)
-	return err
+	opt, err := compileRRule(r)
+	if err != nil {
+		return err
+	}
+	r.compiled = &compiledRRule{src: r.RRule, zone: r.Timezone, opt: *opt}
+	return nil
 }
 
 func (rv *revisionJSON) revision(path string) (Revision, error) {

@@ -65,7 +65,7 @@ func (r *Rule) nextRRule(after time.Time) (Occurrence, bool) {
 	if err != nil {
 		return Occurrence{}, false
 	}
-	opt, err := compileRRule(r)
+	opt, err := r.rruleOptions()
 	if err != nil {
 		return Occurrence{}, false
 	}
@@ -98,6 +98,22 @@ func (r *Rule) nextRRule(after time.Time) (Occurrence, bool) {
 		return Occurrence{}, false
 	}
 	return r.scanRRule(rr, after, loc)
+}
+
+// compiledRRule caches the checked options of an RRule source.
+type compiledRRule struct {
+	src, zone string
+	opt       rrule.ROption
+}
+
+// rruleOptions returns a copy of the rule's options, compiled at Parse time
+// unless RRule or Timezone changed since.
+func (r *Rule) rruleOptions() (*rrule.ROption, error) {
+	if c := r.compiled; c != nil && c.src == r.RRule && c.zone == r.Timezone {
+		opt := c.opt
+		return &opt, nil
+	}
+	return compileRRule(r)
 }
 
 // skipPeriods moves a floating DTSTART forward by whole periods to just

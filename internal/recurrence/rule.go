@@ -54,6 +54,8 @@ type Rule struct {
 	// its date in the rule's zone. When both are missing the query instant
 	// is used, which makes answers depend on when they are asked.
 	Anchor time.Time
+
+	compiled *compiledRRule // RRule options checked by Parse (read-only)
 }
 
 // Core is one base pattern (the reference's RuleCore). Which fields matter
