@@ -107,6 +107,7 @@ func TestMalformed(t *testing.T) {
 		{"rrule bad", `{"rrule":"FREQ=SOMETIMES","timezone":"UTC"}`, "rrule"},
 		{"rrule secondly", `{"rrule":"FREQ=SECONDLY","timezone":"UTC"}`, "rrule"},
 		{"rrule daily without BYHOUR", `{"rrule":"FREQ=DAILY","timezone":"UTC"}`, "rrule"},
+		{"rrule never occurs", `{"rrule":"FREQ=MINUTELY;BYMONTH=2;BYMONTHDAY=30","timezone":"UTC"}`, "rrule"},
 		{"rrule DTSTART", `{"rrule":"DTSTART:20240101T090000Z\nRRULE:FREQ=DAILY;BYHOUR=9","timezone":"UTC"}`, "rrule"},
 		{"rrule without zone", `{"rrule":"FREQ=DAILY;BYHOUR=9"}`, "timezone"},
 		{"rrule bad zone", `{"rrule":"FREQ=DAILY;BYHOUR=9","timezone":"Nowhere/Land"}`, "timezone"},

@@ -44,7 +44,23 @@ func compileRRule(r *Rule) (*rrule.ROption, error) {
 	if _, err := rrule.NewRRule(*opt); err != nil {
 		return nil, fieldErr("rrule", "invalid RFC 5545 rule: %v", err)
 	}
+	if !occursIn100Years(*opt) {
+		return nil, fieldErr("rrule", "never occurs (no date matches all its BY… parts)")
+	}
 	return opt, nil
+}
+
+// occursIn100Years reports whether the rule, without COUNT or UNTIL, has an
+// occurrence in the last century rrule-go covers. A rule matching nothing
+// would otherwise make every query walk to year 9999.
+func occursIn100Years(opt rrule.ROption) bool {
+	opt.Count, opt.Until = 0, time.Time{}
+	opt.Dtstart = time.Date(9899, 1, 1, 0, 0, 0, 0, time.UTC)
+	rr, err := rrule.NewRRule(opt)
+	if err != nil {
+		return false
+	}
+	return !rr.After(opt.Dtstart, true).IsZero()
 }
 
 // checkUntil makes a UTC UNTIL (…Z) floating: its wall time in the zone.
