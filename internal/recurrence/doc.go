@@ -19,7 +19,17 @@
 //   - fixed-offset rules count dates at their own offset;
 //   - exceptions on one date combine: cancel wins, move beats override_time,
 //     override_payload adds to either; moved occurrences are returned in
-//     chronological order with the rest of the series.
+//     chronological order with the rest of the series;
+//   - a once rule ignores startDate and Anchor (as the reference does) but
+//     honours endDate and its exceptions (keyed by its UTC date);
+//   - unknown JSON fields are ignored; known ones are range-checked.
+//
+// RFC 5545 rules ({"rrule": "FREQ=WEEKLY;BYDAY=MO;BYHOUR=9", "timezone":
+// "Europe/Paris"}, with optional startDate, endDate, count and cancel or
+// override_payload exceptions) run through rrule-go in floating time, each
+// wall time then resolved in the zone as above. DTSTART comes from
+// startDate or Anchor, so BYHOUR is required for DAILY and coarser rules;
+// SECONDLY and rules that never occur are rejected.
 //
 // Typical use:
 //
