@@ -108,14 +108,12 @@ func allZoneWords() []string {
 // database spells it: a name typed in lower case ("america/new_york") is
 // tried with each part capitalised.
 func loadZone(name string) (string, error) {
-	if name != "" && name != "Local" {
-		if _, err := time.LoadLocation(name); err == nil {
-			return name, nil
+	for _, candidate := range []string{name, titleZone(name)} {
+		if candidate == "" || candidate == "Local" {
+			continue
 		}
-		if titled := titleZone(name); titled != name {
-			if _, err := time.LoadLocation(titled); err == nil {
-				return titled, nil
-			}
+		if _, err := time.LoadLocation(candidate); err == nil {
+			return candidate, nil
 		}
 	}
 	return "", fmt.Errorf("unknown time zone %q", name)
