@@ -21,10 +21,13 @@
 //     month's last day;
 //   - "biweekly" and "fortnightly" are every two weeks;
 //   - "every 31st of each month" is the 31st of every month, not interval
-//     31: an ordinal after "every" is an interval only before a unit
-//     ("every 2nd week");
+//     31: an ordinal after "every" is an interval before a unit ("every 2nd
+//     week", "every second week") or when no month or year is named
+//     ("every 3rd friday"), and otherwise names a day;
 //   - times, days of the month, intervals, counts, dates and UTC offsets
 //     are range-checked ("at 25:99", "the 40th" are errors);
+//   - "for 2 weeks" is an error asking for an end date or a count (the
+//     reference ignored it, and "weeks" now makes a rule weekly);
 //   - a zone may be named by its full IANA name (America/Argentina/Buenos_Aires),
 //     and an unknown one is an error rather than a rule that never fires.
 //

@@ -22,10 +22,11 @@ var (
 	endPattern      = regexp.MustCompile(`\b(?:until|till|through|thru|ending|end|ends) (?:on )?(\d{4}-\d{2}-\d{2})\b`)
 	countForPattern = regexp.MustCompile(`\bfor (\d+) (?:times?|occurrences?|repetitions?)\b`)
 	countPattern    = regexp.MustCompile(`\b(\d+) (?:times?|occurrences?)\b`)
-	// intervalPattern is "every|each other|N[th] [unit]". An ordinal
-	// without a unit ("every 31st of the month") names a day, not an
-	// interval (the reference read it as interval 31).
-	intervalPattern  = regexp.MustCompile(`\b(every|each) (other|\d+)(st|nd|rd|th)?\b( (?:days?|weeks?|months?|years?|quarters?)\b)?`)
+	// intervalPattern is "every|each other|N[th]|second… [unit]".
+	intervalPattern = regexp.MustCompile(`\b(every|each) (other|second|third|fourth|fifth|\d+)(st|nd|rd|th)?\b( (?:days?|weeks?|months?|years?|quarters?)\b)?`)
+	// durationPattern is "for 2 weeks": a length of time, which no rule
+	// field holds.
+	durationPattern  = regexp.MustCompile(`\bfor (?:\d+|a|an|one) (?:days?|weeks?|months?|years?)\b`)
 	biweeklyPattern  = regexp.MustCompile(`\b(?:bi-?weekly|fortnightly)\b`)
 	fortnightPattern = regexp.MustCompile(`\bfortnight\b`)
 )
@@ -138,6 +139,9 @@ func (p *parsed) readEnds() error {
 	if m, p.text = cutFirst(countForPattern, p.text); m == nil {
 		m, p.text = cutFirst(countPattern, p.text)
 	}
+	if d := durationPattern.FindString(p.text); d != "" {
+		return fmt.Errorf("%q: say an end date (\"until 2026-12-31\") or a number of times (\"for 10 times\")", d)
+	}
 	if m == nil {
 		return nil
 	}
@@ -183,17 +187,45 @@ func (p *parsed) readInterval() error {
 		p.text = fortnightPattern.ReplaceAllString(p.text, "week")
 	}
 	for _, m := range intervalPattern.FindAllStringSubmatchIndex(p.text, -1) {
-		every, n, suffix, unit := group(p.text, m, 1), group(p.text, m, 2), group(p.text, m, 3), group(p.text, m, 4)
-		if suffix != "" && unit == "" {
-			continue
+		n, ok, err := p.intervalAt(m)
+		if err != nil {
+			return err
 		}
-		if n == "other" {
-			p.interval = 2
-		} else if p.interval, _ = strconv.Atoi(n); p.interval < 1 || p.interval > maxInterval || len(n) > 4 {
-			return fmt.Errorf("interval %q: must be 1-%d", group(p.text, m, 0), maxInterval)
+		if ok {
+			p.interval = n
+			p.text = p.text[:m[0]] + group(p.text, m, 1) + group(p.text, m, 4) + p.text[m[1]:]
+			return nil
 		}
-		p.text = p.text[:m[0]] + every + unit + p.text[m[1]:]
-		return nil
 	}
 	return nil
+}
+
+// intervalAt reads one match of intervalPattern: "every other" is 2;
+// "every N" is N; an ordinal ("every 2nd", "every second") is an interval
+// before a unit ("every 2nd week"), and a bare "every 3rd" is one only when
+// no month or year is named, for then it names a day ("every 31st of each
+// month", "every 2nd tuesday of the month").
+func (p *parsed) intervalAt(m []int) (int, bool, error) {
+	n, suffix, unit := group(p.text, m, 2), group(p.text, m, 3), group(p.text, m, 4)
+	if n == "other" {
+		return 2, true, nil
+	}
+	if word, ok := dayWords[n]; ok {
+		return word, unit != "", nil
+	}
+	if suffix != "" && unit == "" && p.namesMonthOrYear() {
+		return 0, false, nil
+	}
+	v, err := strconv.Atoi(n)
+	if err != nil || v < 1 || v > maxInterval {
+		return 0, false, fmt.Errorf("interval %q: must be 1-%d", group(p.text, m, 0), maxInterval)
+	}
+	return v, true, nil
+}
+
+// namesMonthOrYear reports whether the text says month, year or a month's
+// name.
+func (p *parsed) namesMonthOrYear() bool {
+	_, named := firstMonth(p.text)
+	return named || monthPattern.MatchString(p.text) || yearPattern.MatchString(p.text)
 }
