@@ -48,7 +48,7 @@ func (p *parsed) rule() (*ruleCore, error) {
 	case dayPattern.MatchString(t), everyPattern.MatchString(t):
 		return p.withTime(&ruleCore{Type: typeDaily}), nil
 	}
-	return nil, fmt.Errorf("did not understand %q: say how often, like \"every day\", \"every Monday\" or \"the 15th of every month\"", t)
+	return nil, fmt.Errorf("did not understand %q: say how often, like \"every day\", \"every Monday\" or \"the 15th of every month\"", excerpt(t))
 }
 
 // withTime gives a rule its interval and time spec.
@@ -65,7 +65,7 @@ func (p *parsed) withTime(c *ruleCore) *ruleCore {
 func (p *parsed) yearly() (*ruleCore, error) {
 	month, ok := firstMonth(p.text)
 	if !ok {
-		return nil, fmt.Errorf("yearly rule %q: say which month, like \"every year on March 15th\"", p.text)
+		return nil, fmt.Errorf("yearly rule %q: say which month, like \"every year on March 15th\"", excerpt(p.text))
 	}
 	if nth, ok := ordinal(p.text); ok {
 		if days := weekdays(p.text); len(days) > 0 {
@@ -123,14 +123,20 @@ func (p *parsed) once() (*ruleCore, error) {
 	if err != nil {
 		return nil, err
 	}
-	loc := time.FixedZone("", 0)
-	if p.offset != nil {
-		loc = time.FixedZone("", *p.offset*60)
-	} else if loc, err = time.LoadLocation(p.zone); err != nil {
+	loc, err := p.location()
+	if err != nil {
 		return nil, fmt.Errorf("once: %w", err)
 	}
 	at := instant(date, p.clock, loc)
 	return &ruleCore{Type: typeOnce, Datetime: at.UTC().Format(isoInstant)}, nil
+}
+
+// location is the zone or fixed offset the text named.
+func (p *parsed) location() (*time.Location, error) {
+	if p.offset != nil {
+		return time.FixedZone("", *p.offset*60), nil
+	}
+	return time.LoadLocation(p.zone)
 }
 
 // onceDate finds the date of a one-off rule.
@@ -151,7 +157,7 @@ func onceDate(text string) (time.Time, error) {
 			return d, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("once: say the date, like \"once on 2026-05-01 at 9am\" (read %q)", text)
+	return time.Time{}, fmt.Errorf("once: say the date, like \"once on 2026-05-01 at 9am\" (read %q)", excerpt(text))
 }
 
 // daysIn is the most days month m has (29 for February).
@@ -173,4 +179,13 @@ func (p *parsed) encode(core *ruleCore) (json.RawMessage, error) {
 		return nil, fmt.Errorf("encode rule: %w", err)
 	}
 	return out, nil
+}
+
+// excerpt shortens text quoted in an error to its first 60 characters.
+func excerpt(text string) string {
+	const most = 60
+	if r := []rune(text); len(r) > most {
+		return string(r[:most]) + "…"
+	}
+	return text
 }

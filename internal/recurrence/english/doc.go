@@ -33,10 +33,12 @@
 //
 // So that every rule Format says reads back as itself, Parse also reads
 // "every N years", "5th"/"fifth", fixed offsets ("9am (UTC+5:30)" is a
-// fixed_instant time) and "once on March 15, 2024 at 2:30 PM UTC". It reads
-// a time without "at" when it says am or pm ("every monday 5pm").
+// fixed_instant time), a zone Format writes by name in brackets ("(Japan)";
+// a bracketed zone word such as "(EST)" still reads as the word's zone) and
+// "once on March 15, 2024 at 2:30 PM UTC". It reads a time without "at" when
+// it says am or pm ("every monday 5pm"), and "a.m."/"p.m.".
 //
-// Misreadings kept as the reference has them, because their right reading is
-// not a rule type: "first weekday of each month" is the first Monday, and
-// "every quarter", "every christmas", "every mar 3rd" are daily.
+// Misreadings issue 4 does not list are kept as the reference has them:
+// "first weekday of each month" is the first Monday, and "every quarter",
+// "every christmas" and "every mar 3rd" are daily.
 package english

@@ -61,3 +61,13 @@ func TestFormatRefusesWhatIsNotARule(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkFormat(b *testing.B) {
+	cases := loadFormatCases(b)
+	for b.Loop() {
+		for _, tc := range cases {
+			_, _ = english.Format(tc.Rule)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(cases)), "ns/rule")
+}

@@ -121,24 +121,36 @@ func (p *parsed) readOffset() error {
 
 // readEnds cuts out "starting DATE", "until DATE" and "for N times".
 func (p *parsed) readEnds() error {
-	var m []string
 	var err error
-	if m, p.text = cutFirst(startPattern, p.text); m != nil {
-		if p.startDate, err = checkDate(m[1]); err != nil {
-			return fmt.Errorf("start date: %w", err)
-		}
+	if p.startDate, err = p.cutDate(startPattern); err != nil {
+		return fmt.Errorf("start date: %w", err)
 	}
-	if m, p.text = cutFirst(endPattern, p.text); m != nil {
-		if p.endDate, err = checkDate(m[1]); err != nil {
-			return fmt.Errorf("end date: %w", err)
-		}
+	if p.endDate, err = p.cutDate(endPattern); err != nil {
+		return fmt.Errorf("end date: %w", err)
 	}
 	if p.startDate != "" && p.endDate != "" && p.endDate < p.startDate {
 		return fmt.Errorf("end date %s is before start date %s", p.endDate, p.startDate)
 	}
-	if m, p.text = cutFirst(countForPattern, p.text); m == nil {
-		m, p.text = cutFirst(countPattern, p.text)
+	return p.readCount()
+}
+
+// cutDate cuts out re's first match and checks the date it holds.
+func (p *parsed) cutDate(re *regexp.Regexp) (string, error) {
+	var m []string
+	if m, p.text = cutFirst(re, p.text); m == nil {
+		return "", nil
 	}
+	return checkDate(m[1])
+}
+
+// readCount cuts out "for N times" or "N times", and refuses a length of
+// time ("for 2 weeks"), which no rule field holds.
+func (p *parsed) readCount() error {
+	m, rest := cutFirst(countForPattern, p.text)
+	if m == nil {
+		m, rest = cutFirst(countPattern, p.text)
+	}
+	p.text = rest
 	if d := durationPattern.FindString(p.text); d != "" {
 		return fmt.Errorf("%q: say an end date (\"until 2026-12-31\") or a number of times (\"for 10 times\")", d)
 	}

@@ -76,3 +76,15 @@ func sameJSON(t testing.TB, a, b []byte) bool {
 	}
 	return reflect.DeepEqual(va, vb)
 }
+
+// BenchmarkParse parses every input of testdata/parse.json once per
+// iteration; BenchmarkFormat says every rule of testdata/format.json.
+func BenchmarkParse(b *testing.B) {
+	cases := loadParseCases(b)
+	for b.Loop() {
+		for _, tc := range cases {
+			_, _ = english.Parse(tc.In, tc.zone())
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(cases)), "ns/rule")
+}

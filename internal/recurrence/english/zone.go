@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -79,23 +80,6 @@ var (
 	offsetPattern = regexp.MustCompile(`\b(?:utc|gmt) ?([+-]) ?(\d{1,2})(?::(\d\d))?\b`)
 )
 
-// zoneWordMatcher finds one zone word on its own.
-type zoneWordMatcher struct {
-	re   *regexp.Regexp
-	zone string
-}
-
-// zoneWordPatterns match each zone word, in zoneWords' order.
-var zoneWordPatterns = func() []zoneWordMatcher {
-	var out []zoneWordMatcher
-	for _, z := range zoneWords {
-		for _, w := range z.words {
-			out = append(out, zoneWordMatcher{regexp.MustCompile(`\b` + w + `\b`), z.zone})
-		}
-	}
-	return out
-}()
-
 func allZoneWords() []string {
 	var all []string
 	for _, z := range zoneWords {
@@ -109,14 +93,27 @@ func allZoneWords() []string {
 // tried with each part capitalised.
 func loadZone(name string) (string, error) {
 	for _, candidate := range []string{name, titleZone(name)} {
-		if candidate == "" || candidate == "Local" {
-			continue
-		}
-		if _, err := time.LoadLocation(candidate); err == nil {
+		if candidate != "" && candidate != "Local" && isZone(candidate) {
 			return candidate, nil
 		}
 	}
 	return "", fmt.Errorf("unknown time zone %q", name)
+}
+
+// knownZones holds the names isZone has found in the zone database (at most
+// the database's few hundred names), so that Parse reads each from disk once.
+var knownZones sync.Map
+
+// isZone reports whether name is in the zone database.
+func isZone(name string) bool {
+	if _, ok := knownZones.Load(name); ok {
+		return true
+	}
+	if _, err := time.LoadLocation(name); err != nil {
+		return false
+	}
+	knownZones.Store(name, true)
+	return true
 }
 
 // titleZone capitalises each part of a zone name between '/', '_' and '-'.
@@ -140,9 +137,12 @@ func zoneInText(text string) (zone, rest string) {
 			zone = p.zone
 		}
 	}
-	for _, w := range zoneWordPatterns {
-		if zone == "" && w.re.MatchString(text) {
-			zone = w.zone
+	found := zoneWordPattern.FindAllString(text, -1)
+	for _, z := range zoneWords {
+		for _, w := range z.words {
+			if zone == "" && slices.Contains(found, w) {
+				zone = z.zone
+			}
 		}
 	}
 	rest = zonePhrasePattern.ReplaceAllString(text, " ")
