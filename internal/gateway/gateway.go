@@ -107,8 +107,9 @@ func (g *Gateway) Handler() http.Handler {
 	)
 	mux.Handle(alfv1connect.NewDraftServiceHandler(&drafts{g}, opts))
 	mux.Handle(alfv1connect.NewAccountServiceHandler(&accounts{g}, opts))
+	mux.Handle(alfv1connect.NewScheduleServiceHandler(&schedules{g}, opts))
 
-	services := []string{alfv1connect.DraftServiceName, alfv1connect.AccountServiceName}
+	services := []string{alfv1connect.DraftServiceName, alfv1connect.AccountServiceName, alfv1connect.ScheduleServiceName}
 	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(services...)))
 	reflector := grpcreflect.NewStaticReflector(services...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
