@@ -101,7 +101,9 @@ func (s *drafts) PublishDraft(ctx context.Context, req *connect.Request[alfv1.Pu
 	if err != nil {
 		return nil, err
 	}
+	var before uint32
 	d, err := s.g.update(ctx, did, req.Msg.GetUri(), func(d projection.Draft) (proto.Message, error) {
+		before = attemptsBefore(d)
 		switch d.Status {
 		case projection.StatusPublished, projection.StatusPublishing:
 			return nil, nil // already on its way: publishing twice is never right
@@ -114,7 +116,7 @@ func (s *drafts) PublishDraft(ctx context.Context, req *connect.Request[alfv1.Pu
 	if err != nil {
 		return nil, err
 	}
-	d = s.g.awaitOutcome(ctx, d)
+	d = s.g.awaitOutcome(ctx, d.ID, before)
 	return connect.NewResponse(&alfv1.PublishDraftResponse{Draft: s.g.draftMessage(ctx, d)}), nil
 }
 
@@ -486,16 +488,26 @@ func (g *Gateway) ownDraft(did syntax.DID, uri string) (projection.Draft, error)
 	return d, nil
 }
 
+// attemptsBefore is the number of attempts whose outcome is already known
+// when a publish is asked for: a claim under way is the one awaited.
+func attemptsBefore(d projection.Draft) uint32 {
+	if d.Status == projection.StatusPublishing && d.Attempts > 0 {
+		return d.Attempts - 1
+	}
+	return d.Attempts
+}
+
 // awaitOutcome waits, up to PublishWait, until a draft asked to publish has
-// an outcome, and returns it as it then stands.
-func (g *Gateway) awaitOutcome(ctx context.Context, d projection.Draft) projection.Draft {
+// the outcome of an attempt after the first `before` (or has ended), and
+// returns it as it then stands. The view may already be past the request
+// (a fast publisher): attempts, not versions, tell.
+func (g *Gateway) awaitOutcome(ctx context.Context, id string, before uint32) projection.Draft {
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.PublishWait)
 	defer cancel()
-	asked := d.Version
 	for {
 		seq := g.cfg.View.Seq() // before reading the draft: no change can slip between
-		cur, _ := g.cfg.View.Draft(d.ID)
-		if cur.Version > asked && cur.Status != projection.StatusPublishing || cur.Status.Terminal() {
+		cur, _ := g.cfg.View.Draft(id)
+		if cur.Status.Terminal() || cur.Attempts > before && cur.Status != projection.StatusPublishing {
 			return cur
 		}
 		if err := g.cfg.View.WaitFor(ctx, seq+1); err != nil {

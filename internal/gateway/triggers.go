@@ -156,7 +156,9 @@ func (g *Gateway) fireTrigger(w http.ResponseWriter, r *http.Request) {
 		}
 		return d, nil
 	}
+	var before uint32
 	d, err := g.change(ctx, "alf:trigger", find, func(d projection.Draft) (proto.Message, error) {
+		before = attemptsBefore(d)
 		switch {
 		case d.TriggerFired || d.Status.Terminal():
 			return nil, errTriggerSpent
@@ -176,7 +178,7 @@ func (g *Gateway) fireTrigger(w http.ResponseWriter, r *http.Request) {
 		writeXRPCError(w, http.StatusServiceUnavailable, "Unavailable", "could not publish now; try again")
 		return
 	}
-	d = g.awaitOutcome(ctx, d)
+	d = g.awaitOutcome(ctx, d.ID, before)
 	if d.Status == projection.StatusPublished {
 		writeJSON(w, http.StatusOK, map[string]any{"published": true, "uri": d.URI})
 		return

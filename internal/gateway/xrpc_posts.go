@@ -154,8 +154,10 @@ func (g *Gateway) publishPost(ctx context.Context, req *xrpcRequest) (any, error
 	if err != nil {
 		return nil, err
 	}
+	var before uint32
 	d, err = g.change(ctx, req.did.String(), func() (projection.Draft, error) { return g.ownDraft(req.did, uri) },
 		func(d projection.Draft) (proto.Message, error) {
+			before = attemptsBefore(d)
 			if changeable(d) != nil {
 				return nil, nil
 			}
@@ -164,10 +166,7 @@ func (g *Gateway) publishPost(ctx context.Context, req *xrpcRequest) (any, error
 	if err != nil {
 		return nil, connectToXRPC(err)
 	}
-	if d.Status == projection.StatusScheduled {
-		d = g.awaitOutcome(ctx, d)
-	}
-	return g.draftView(ctx, d), nil
+	return g.draftView(ctx, g.awaitOutcome(ctx, d.ID, before)), nil
 }
 
 func (g *Gateway) updatePost(ctx context.Context, req *xrpcRequest) (any, error) {
