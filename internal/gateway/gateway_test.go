@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"github.com/latency-fabric/alf/internal/embedded/natstest"
+	"github.com/latency-fabric/alf/internal/events"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
+	eventsv1 "github.com/latency-fabric/alf/gen/alf/events/v1"
 	alfv1 "github.com/latency-fabric/alf/gen/alf/v1"
 	"github.com/latency-fabric/alf/gen/alf/v1/alfv1connect"
 	"github.com/latency-fabric/alf/internal/auth"
@@ -31,6 +33,7 @@ const serviceDID = "did:web:alf.test"
 type gateway struct {
 	base       string
 	alice, bob *authtest.Identity
+	node       *node.Node
 }
 
 func startGateway(t *testing.T) *gateway {
@@ -67,6 +70,7 @@ func startTuned(t *testing.T, roles node.Roles, tune func(*node.Options)) *gatew
 	}
 	t.Cleanup(n.Stop)
 	g.base = "http://" + n.Addr()
+	g.node = n
 	return g
 }
 
@@ -331,9 +335,9 @@ func TestUpdateUnscheduleDraft(t *testing.T) {
 	}
 }
 
-// A draft that fails (here: the account never connected a session) can be
-// retried: it gets a fresh set of attempts.
-func TestRetryDraftAfterFailure(t *testing.T) {
+// Publishing for an account that never connected a session fails at once
+// with a reason a person can act on.
+func TestPublishWithoutSessionFails(t *testing.T) {
 	t.Parallel()
 	g := startNode(t, node.All)
 	ctx := context.Background()
@@ -342,14 +346,53 @@ func TestRetryDraftAfterFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	uri := created.Msg.Draft.Uri
-	pub, err := alice.PublishDraft(ctx, connect.NewRequest(&alfv1.PublishDraftRequest{Uri: uri}))
+	pub, err := alice.PublishDraft(ctx, connect.NewRequest(&alfv1.PublishDraftRequest{Uri: created.Msg.Draft.Uri}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d := pub.Msg.Draft; d.Status != alfv1.DraftStatus_DRAFT_STATUS_FAILED || !strings.HasPrefix(d.FailureReason, "no_authorization") {
 		t.Fatalf("publish without a session: %s %q, want failed no_authorization", d.Status, d.FailureReason)
 	}
+}
+
+// failDraft records a failed publish attempt of uri in the log, as a
+// publisher would (the node under test runs none, so nothing moves on).
+func (g *gateway) failDraft(t *testing.T, uri string) {
+	t.Helper()
+	ctx := context.Background()
+	view, store := g.node.View(), g.node.Store()
+	d, ok := view.DraftByURI(uri)
+	if !ok {
+		t.Fatalf("no draft %s", uri)
+	}
+	subject := events.DraftSubject(d.DID, d.ID)
+	claim, err := store.Append(ctx, subject, d.Version, events.New("test", time.Now(), &eventsv1.DraftPublishing{
+		DraftId: d.ID, Attempt: d.Attempts + 1, WriteTime: timestamppb.Now(), DueVersion: d.Version,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq, err := store.Append(ctx, subject, claim, events.New("test", time.Now(), &eventsv1.DraftFailed{DraftId: d.ID, Attempt: d.Attempts + 1, Reason: "InvalidRequest: nope"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := view.WaitFor(ctx, seq); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A failed draft can be retried: it gets a fresh set of attempts.
+func TestRetryDraftAfterFailure(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t)
+	ctx := context.Background()
+	alice := g.drafts(t, g.alice)
+	created, err := alice.CreateDraft(ctx, connect.NewRequest(&alfv1.CreateDraftRequest{Collection: "app.bsky.feed.post", Record: post(t, "x")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri := created.Msg.Draft.Uri
+	g.failDraft(t, uri)
 	re, err := alice.RetryDraft(ctx, connect.NewRequest(&alfv1.RetryDraftRequest{Uri: uri}))
 	if err != nil {
 		t.Fatal(err)
