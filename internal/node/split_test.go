@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -33,6 +34,21 @@ func TestSplitBinariesAgainstExternalNATS(t *testing.T) {
 		"github.com/latency-fabric/alf/cmd/timer", "github.com/latency-fabric/alf/cmd/publisher")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	// Without ENCRYPTION_KEY (or NATS_URL) a split binary refuses to start
+	// and names the variable.
+	for _, missing := range []string{"ENCRYPTION_KEY", "NATS_URL"} {
+		cmd := exec.Command(filepath.Join(bin, "publisher"))
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		if missing == "NATS_URL" {
+			_, k := seal.NewKey()
+			cmd.Env = append(cmd.Env, "ENCRYPTION_KEY="+k)
+		}
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(string(out), missing) {
+			t.Fatalf("publisher without %s: %v, %s", missing, err, out)
+		}
 	}
 	srv, err := embedded.Start(embedded.Options{StoreDir: t.TempDir(), Port: -1})
 	if err != nil {
