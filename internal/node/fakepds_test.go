@@ -304,7 +304,14 @@ func (f *fakePDS) write(w http.ResponseWriter, r *http.Request, nsid string) {
 	flt, status, answer := f.writeScripted(nsid, in)
 	switch {
 	case flt.hang:
-		<-r.Context().Done()
+		// Read the body to its end first: only then does the server notice
+		// the client hanging up and cancel r.Context(). The cap keeps a
+		// missed cancellation from holding the test server open forever.
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done():
+		case <-time.After(30 * time.Second):
+		}
 	case flt.resetIn > 0:
 		reset := f.clock.Now().Add(flt.resetIn).Unix()
 		w.Header().Set("RateLimit-Limit", "5000")
