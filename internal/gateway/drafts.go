@@ -240,11 +240,11 @@ func (g *Gateway) parseNewDraft(did syntax.DID, req *alfv1.CreateDraftRequest) (
 	if req.GetAction() == alfv1.DraftAction_DRAFT_ACTION_BATCH || len(req.GetWrites()) > 0 {
 		return g.parseBatch(did, req)
 	}
-	nsid, err := syntax.ParseNSID(req.GetCollection())
-	if err != nil {
-		return newDraft{}, fmt.Errorf("collection must be a valid NSID: %w", err)
+	if err := g.checkCollection(req.GetCollection()); err != nil {
+		return newDraft{}, err
 	}
-	nd := newDraft{collection: nsid.String(), action: action(req.GetAction()), trigger: req.GetTrigger()}
+	nd := newDraft{collection: req.GetCollection(), action: action(req.GetAction()), trigger: req.GetTrigger()}
+	var err error
 	if nd.rkey, err = parseRkey(req.GetRkey(), nd.action); err != nil {
 		return newDraft{}, err
 	}
@@ -301,6 +301,18 @@ func (g *Gateway) parseBatch(did syntax.DID, req *alfv1.CreateDraftRequest) (new
 	nd.collection, nd.rkey = nd.writes[0].Collection, nd.writes[0].Rkey
 	nd.uri = "at://" + did.String() + "/" + nd.collection + "/" + nd.rkey
 	return nd, nil
+}
+
+// checkCollection refuses a collection that is not an NSID or that
+// ALLOWED_COLLECTIONS leaves out: every write of either API goes through it.
+func (g *Gateway) checkCollection(collection string) error {
+	if _, err := syntax.ParseNSID(collection); err != nil {
+		return errors.New("collection must be a valid NSID")
+	}
+	if g.cfg.Collections != nil && !g.cfg.Collections(collection) {
+		return fmt.Errorf("collection %s is not allowed on this server", collection)
+	}
+	return nil
 }
 
 func action(a alfv1.DraftAction) eventsv1.Action {

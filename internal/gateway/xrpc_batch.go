@@ -97,8 +97,8 @@ func (g *Gateway) batchWrite(i int, typ, collection, rkey string, value json.Raw
 
 // checkWrite checks one write of a batch, from either API.
 func (g *Gateway) checkWrite(action eventsv1.Action, collection, rkey string, value []byte) (*eventsv1.BatchWrite, error) {
-	if err := g.allowed(collection); err != nil {
-		return nil, errors.New(err.(*xrpcError).message)
+	if err := g.checkCollection(collection); err != nil {
+		return nil, err
 	}
 	key, err := parseRkey(rkey, action)
 	if err != nil {

@@ -4,13 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
 	"connectrpc.com/connect"
-	"github.com/bluesky-social/indigo/atproto/syntax"
 	eventsv1 "github.com/latency-fabric/alf/gen/alf/events/v1"
 	"github.com/latency-fabric/alf/internal/projection"
 	"github.com/latency-fabric/alf/internal/record"
@@ -62,8 +60,8 @@ func (g *Gateway) repoWrite(ctx context.Context, req *xrpcRequest, action events
 	if nd.scheduledAt, err = scheduledAtHeader(req.header.Get(headerScheduledAt)); err != nil {
 		return nil, err
 	}
-	if err := g.allowed(nd.collection); err != nil {
-		return nil, err
+	if err := g.checkCollection(nd.collection); err != nil {
+		return nil, invalid(err.Error())
 	}
 	if action != eventsv1.Action_ACTION_DELETE {
 		if nd.record, nd.cid, err = record.Prepare(nd.collection, in.Record); err != nil {
@@ -99,17 +97,6 @@ func scheduledAtHeader(v string) (*timestamppb.Timestamp, error) {
 		}
 	}
 	return nil, invalid("x-scheduled-at must be an ISO 8601 date-time, e.g. 2026-03-01T09:00:00Z")
-}
-
-// allowed enforces ALLOWED_COLLECTIONS.
-func (g *Gateway) allowed(collection string) error {
-	if _, err := syntax.ParseNSID(collection); err != nil {
-		return invalid("Input/collection must be a valid nsid")
-	}
-	if g.cfg.Collections == nil || g.cfg.Collections(collection) {
-		return nil
-	}
-	return invalid(fmt.Sprintf("collection %s is not allowed on this server", collection))
 }
 
 // repoWriteError maps a create failure to the reference's answers.

@@ -1,7 +1,12 @@
 package gateway_test
 
 import (
+	"context"
+
+	"connectrpc.com/connect"
 	"encoding/json"
+	alfv1 "github.com/latency-fabric/alf/gen/alf/v1"
+	"google.golang.org/protobuf/types/known/structpb"
 	"io"
 	"net/http"
 	"regexp"
@@ -289,6 +294,18 @@ func TestAllowedCollections(t *testing.T) {
 		body: `{"repo":"` + a + `","collection":"app.bsky.actor.profile","rkey":"self","record":{"$type":"app.bsky.actor.profile"}}`})
 	if ok.status != 200 || refused.status != 400 || !strings.Contains(refused.raw, "not allowed") {
 		t.Fatalf("allowed %d %s; refused %d %s", ok.status, ok.raw, refused.status, refused.raw)
+	}
+	// The Connect API refuses it too, for single writes and batches.
+	drafts := g.drafts(t, g.alice)
+	profile, _ := structpb.NewStruct(map[string]any{"$type": "app.bsky.actor.profile"})
+	for name, req := range map[string]*alfv1.CreateDraftRequest{
+		"single": {Collection: "app.bsky.actor.profile", Rkey: "self", Action: alfv1.DraftAction_DRAFT_ACTION_PUT, Record: profile},
+		"batch":  {Writes: []*alfv1.DraftWrite{{Action: alfv1.DraftAction_DRAFT_ACTION_PUT, Collection: "app.bsky.actor.profile", Rkey: "self", Record: profile}}},
+	} {
+		_, err := drafts.CreateDraft(context.Background(), connect.NewRequest(req))
+		if code(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), "not allowed") {
+			t.Errorf("Connect %s write of a collection not allowed: %v", name, err)
+		}
 	}
 }
 
