@@ -59,18 +59,38 @@ func (g *Gateway) upload(w http.ResponseWriter, r *http.Request, authName string
 	mime, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
 	mime = strings.TrimSpace(mime)
 	info, err := g.cfg.Blobs.Put(r.Context(), did.String(), mime, r.Body, r.ContentLength)
-	switch {
-	case errors.Is(err, blob.ErrTooLarge):
-		return blob.Info{}, &xrpcError{http.StatusRequestEntityTooLarge, "BlobTooLarge",
-			"blob is larger than the limit for its type (1,000,000 bytes for images, 50 MB otherwise)"}
-	case errors.Is(err, blob.ErrEmpty):
-		return blob.Info{}, invalid("Request body is required")
-	case errors.Is(err, blob.ErrMimeType):
-		return blob.Info{}, invalid("Content-Type must be a media type such as image/png")
-	case err != nil:
-		return blob.Info{}, &xrpcError{http.StatusServiceUnavailable, "Unavailable", "could not store the blob; try again"}
+	if p := blobProblemOf(err); p != nil {
+		msg := p.message
+		if errors.Is(err, blob.ErrEmpty) {
+			msg = "Request body is required" // the reference's words
+		}
+		return blob.Info{}, &xrpcError{p.status, p.name, msg}
 	}
 	return info, nil
+}
+
+// blobProblem is how both APIs answer a refused upload.
+type blobProblem struct {
+	status  int
+	name    string
+	code    connect.Code
+	message string
+}
+
+func blobProblemOf(err error) *blobProblem {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, blob.ErrTooLarge):
+		return &blobProblem{http.StatusRequestEntityTooLarge, "BlobTooLarge", connect.CodeInvalidArgument,
+			"blob is larger than the limit for its type (1,000,000 bytes for images, 50 MB otherwise)"}
+	case errors.Is(err, blob.ErrEmpty):
+		return &blobProblem{http.StatusBadRequest, "InvalidRequest", connect.CodeInvalidArgument, "the blob is empty"}
+	case errors.Is(err, blob.ErrMimeType):
+		return &blobProblem{http.StatusBadRequest, "InvalidRequest", connect.CodeInvalidArgument,
+			"the mime type must be a media type such as image/png"}
+	}
+	return &blobProblem{http.StatusServiceUnavailable, "Unavailable", connect.CodeUnavailable, "could not store the blob; try again"}
 }
 
 func (s *drafts) UploadBlob(ctx context.Context, req *connect.Request[alfv1.UploadBlobRequest]) (*connect.Response[alfv1.UploadBlobResponse], error) {
@@ -83,15 +103,8 @@ func (s *drafts) UploadBlob(ctx context.Context, req *connect.Request[alfv1.Uplo
 	}
 	data := req.Msg.GetData()
 	info, err := s.g.cfg.Blobs.Put(ctx, did.String(), req.Msg.GetMimeType(), bytes.NewReader(data), int64(len(data)))
-	switch {
-	case errors.Is(err, blob.ErrTooLarge):
-		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("blob is larger than the limit for its type (1,000,000 bytes for images, 50 MB otherwise)"))
-	case errors.Is(err, blob.ErrEmpty):
-		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("data is required"))
-	case errors.Is(err, blob.ErrMimeType):
-		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("mime_type must be a media type such as image/png"))
-	case err != nil:
-		return nil, connect.NewError(connect.CodeUnavailable, errors.New("could not store the blob; try again"))
+	if p := blobProblemOf(err); p != nil {
+		return nil, connect.NewError(p.code, errors.New(p.message))
 	}
 	return connect.NewResponse(&alfv1.UploadBlobResponse{Cid: info.CID, MimeType: info.MimeType, Size: info.Size}), nil
 }

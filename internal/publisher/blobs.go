@@ -42,7 +42,7 @@ func (p *Publisher) uploadBlob(ctx context.Context, client pds.Client, did, cid 
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("read blob %s: %w", cid, &pds.Error{Status: 503, Message: err.Error()})
+		return fmt.Errorf("read blob %s: %w: %v", cid, errStoreUnavailable, err)
 	}
 	defer body.Close()
 	wctx, cancel := context.WithTimeout(ctx, p.cfg.WriteTimeout)

@@ -82,10 +82,19 @@ func reason(err error) string {
 	return truncate(pe.Error())
 }
 
+// errStoreUnavailable marks a failure of alf's own storage during an
+// attempt (a blob it could not read): worth trying again, like a PDS 5xx.
+var errStoreUnavailable = errors.New("alf's store is unavailable")
+
+// retryable reports whether trying again later may succeed.
+func retryable(err error) bool {
+	return pds.Retryable(err) || errors.Is(err, errStoreUnavailable)
+}
+
 // classify turns a failed attempt into a retry or a failure.
 func (p Policy) classify(err error, attempt uint32, now time.Time) outcome {
 	reason := reason(err)
-	if !pds.Retryable(err) || int(attempt) > len(p.Backoff) {
+	if !retryable(err) || int(attempt) > len(p.Backoff) {
 		return outcome{kind: failed, reason: reason}
 	}
 	at := now.Add(p.Backoff[attempt-1])

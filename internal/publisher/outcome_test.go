@@ -2,6 +2,7 @@ package publisher
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -31,7 +32,8 @@ func TestPolicyBacksOffThenFails(t *testing.T) {
 		{"429 never sooner than the backoff", soonLimited, 1, retry, now.Add(time.Minute)},
 		{"4xx validation fails at once", invalid, 1, failed, time.Time{}},
 		{"revoked session fails at once", pds.ErrRevoked, 1, failed, time.Time{}},
-		{"network error retries", errors.New("dial tcp: connection refused"), 1, failed, time.Time{}},
+		{"an error of unknown kind fails", errors.New("dial tcp: connection refused"), 1, failed, time.Time{}},
+		{"alf's own store unavailable retries", fmt.Errorf("read blob x: %w", errStoreUnavailable), 1, retry, now.Add(time.Minute)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
