@@ -61,6 +61,10 @@ type Config struct {
 	// DisableRecurring refuses recurring schedules (DISABLE_RECURRING:
 	// true/1/yes or false/0/no, any case).
 	DisableRecurring bool
+	// AllowPrivateContentURLs lets schedules fetch content from loopback,
+	// private and link-local addresses (ALLOW_PRIVATE_CONTENT_URLS, same
+	// values as DISABLE_RECURRING); off by default.
+	AllowPrivateContentURLs bool
 	// PostPublishWebhookSecret signs each webhook body
 	// (POST_PUBLISH_WEBHOOK_SECRET, header X-Alf-Signature: sha256=<hex
 	// HMAC>); "" sends no signature.
@@ -113,6 +117,8 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	_, c.PostPublishWebhookSecret = e.first("POST_PUBLISH_WEBHOOK_SECRET")
 	c.DisableRecurring, err = parseBool(e, "DISABLE_RECURRING")
+	keep(err)
+	c.AllowPrivateContentURLs, err = parseBool(e, "ALLOW_PRIVATE_CONTENT_URLS")
 	keep(err)
 	c.MaxDraftsPerUser, err = parseMaxDrafts(e)
 	keep(err)
@@ -327,9 +333,9 @@ func checkNATSURL(list string) error {
 // String describes c for people, without the encryption key or NATS
 // credentials.
 func (c Config) String() string {
-	return fmt.Sprintf("port=%d service_url=%s service_did=%s plc_root=%s handle_resolver_url=%s encryption_key=%s log_level=%s nats_url=%s data_dir=%s max_drafts_per_user=%d allowed_collections=%v post_publish_webhook_url=%s post_publish_webhook_secret=%s disable_recurring=%t",
+	return fmt.Sprintf("port=%d service_url=%s service_did=%s plc_root=%s handle_resolver_url=%s encryption_key=%s log_level=%s nats_url=%s data_dir=%s max_drafts_per_user=%d allowed_collections=%v post_publish_webhook_url=%s post_publish_webhook_secret=%s disable_recurring=%t allow_private_content_urls=%t",
 		c.Port, c.ServiceURL, c.ServiceDID, c.PLCRoot, c.HandleResolverURL, setOrUnset(c.EncryptionKey), c.LogLevel, redactNATS(c.NATSURL), c.DataDir,
-		c.MaxDraftsPerUser, c.AllowedCollections, setOrUnset(c.PostPublishWebhookURL), setOrUnset(c.PostPublishWebhookSecret), c.DisableRecurring)
+		c.MaxDraftsPerUser, c.AllowedCollections, setOrUnset(c.PostPublishWebhookURL), setOrUnset(c.PostPublishWebhookSecret), c.DisableRecurring, c.AllowPrivateContentURLs)
 }
 
 // GoString is String for %#v, so no format verb prints the key.

@@ -61,6 +61,24 @@ func New(actor string, at time.Time, event proto.Message) *eventsv1.Envelope {
 		env.Event = &eventsv1.Envelope_DraftUpdated{DraftUpdated: e}
 	case *eventsv1.DraftRetried:
 		env.Event = &eventsv1.Envelope_DraftRetried{DraftRetried: e}
+	case *eventsv1.DraftContentFetched:
+		env.Event = &eventsv1.Envelope_DraftContentFetched{DraftContentFetched: e}
+	case *eventsv1.ScheduleCreated:
+		env.Event = &eventsv1.Envelope_ScheduleCreated{ScheduleCreated: e}
+	case *eventsv1.ScheduleUpdated:
+		env.Event = &eventsv1.Envelope_ScheduleUpdated{ScheduleUpdated: e}
+	case *eventsv1.SchedulePaused:
+		env.Event = &eventsv1.Envelope_SchedulePaused{SchedulePaused: e}
+	case *eventsv1.ScheduleResumed:
+		env.Event = &eventsv1.Envelope_ScheduleResumed{ScheduleResumed: e}
+	case *eventsv1.ScheduleOccurrenceQueued:
+		env.Event = &eventsv1.Envelope_ScheduleOccurrenceQueued{ScheduleOccurrenceQueued: e}
+	case *eventsv1.ScheduleCompleted:
+		env.Event = &eventsv1.Envelope_ScheduleCompleted{ScheduleCompleted: e}
+	case *eventsv1.ScheduleCancelled:
+		env.Event = &eventsv1.Envelope_ScheduleCancelled{ScheduleCancelled: e}
+	case *eventsv1.ScheduleErrored:
+		env.Event = &eventsv1.Envelope_ScheduleErrored{ScheduleErrored: e}
 	case *eventsv1.AccountAuthorized:
 		env.Event = &eventsv1.Envelope_AccountAuthorized{AccountAuthorized: e}
 	case *eventsv1.AccountRevoked:
@@ -97,4 +115,59 @@ func Decode(data []byte) (*eventsv1.Envelope, error) {
 		return nil, fmt.Errorf("decode event %s: no event in envelope", env.Id)
 	}
 	return env, nil
+}
+
+// DraftIDOf is the draft a draft event belongs to ("" for other events).
+func DraftIDOf(env *eventsv1.Envelope) string {
+	switch e := env.Event.(type) {
+	case *eventsv1.Envelope_DraftCreated:
+		return e.DraftCreated.GetDraftId()
+	case *eventsv1.Envelope_DraftScheduled:
+		return e.DraftScheduled.GetDraftId()
+	case *eventsv1.Envelope_DraftUnscheduled:
+		return e.DraftUnscheduled.GetDraftId()
+	case *eventsv1.Envelope_DraftCancelled:
+		return e.DraftCancelled.GetDraftId()
+	case *eventsv1.Envelope_DraftPublishRequested:
+		return e.DraftPublishRequested.GetDraftId()
+	case *eventsv1.Envelope_DraftPublishing:
+		return e.DraftPublishing.GetDraftId()
+	case *eventsv1.Envelope_DraftPublished:
+		return e.DraftPublished.GetDraftId()
+	case *eventsv1.Envelope_DraftAttemptFailed:
+		return e.DraftAttemptFailed.GetDraftId()
+	case *eventsv1.Envelope_DraftFailed:
+		return e.DraftFailed.GetDraftId()
+	case *eventsv1.Envelope_DraftUpdated:
+		return e.DraftUpdated.GetDraftId()
+	case *eventsv1.Envelope_DraftRetried:
+		return e.DraftRetried.GetDraftId()
+	case *eventsv1.Envelope_DraftContentFetched:
+		return e.DraftContentFetched.GetDraftId()
+	}
+	return ""
+}
+
+// ScheduleIDOf is the schedule a schedule event belongs to ("" for other
+// events).
+func ScheduleIDOf(env *eventsv1.Envelope) string {
+	switch e := env.Event.(type) {
+	case *eventsv1.Envelope_ScheduleCreated:
+		return e.ScheduleCreated.GetScheduleId()
+	case *eventsv1.Envelope_ScheduleUpdated:
+		return e.ScheduleUpdated.GetScheduleId()
+	case *eventsv1.Envelope_SchedulePaused:
+		return e.SchedulePaused.GetScheduleId()
+	case *eventsv1.Envelope_ScheduleResumed:
+		return e.ScheduleResumed.GetScheduleId()
+	case *eventsv1.Envelope_ScheduleOccurrenceQueued:
+		return e.ScheduleOccurrenceQueued.GetScheduleId()
+	case *eventsv1.Envelope_ScheduleCompleted:
+		return e.ScheduleCompleted.GetScheduleId()
+	case *eventsv1.Envelope_ScheduleCancelled:
+		return e.ScheduleCancelled.GetScheduleId()
+	case *eventsv1.Envelope_ScheduleErrored:
+		return e.ScheduleErrored.GetScheduleId()
+	}
+	return ""
 }

@@ -67,6 +67,22 @@ func DraftSubject(did, draftID string) string {
 	return eventsPrefix + "draft." + AccountToken(did) + "." + draftID
 }
 
+// ScheduleSubject is the subject of a recurring schedule's events.
+func ScheduleSubject(did, scheduleID string) string {
+	return eventsPrefix + "schedule." + AccountToken(did) + "." + Token(scheduleID)
+}
+
+// Filters of every draft event and every schedule event, of all accounts.
+const (
+	DraftsFilter    = eventsPrefix + "draft.>"
+	SchedulesFilter = eventsPrefix + "schedule.>"
+)
+
+// IsScheduleSubject reports whether subject is a schedule's.
+func IsScheduleSubject(subject string) bool {
+	return strings.HasPrefix(subject, eventsPrefix+"schedule.")
+}
+
 // AccountSubject is the subject of an account's authorization events.
 func AccountSubject(did string) string {
 	return eventsPrefix + "account." + AccountToken(did)

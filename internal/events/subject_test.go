@@ -28,6 +28,9 @@ type vectors struct {
 		Draft   string `json:"draft"`
 		Account string `json:"account"`
 		Due     string `json:"due"`
+		// ScheduleID and Schedule pin ScheduleSubject.
+		ScheduleID string `json:"scheduleID"`
+		Schedule   string `json:"schedule"`
 	} `json:"subjects"`
 }
 
@@ -73,6 +76,9 @@ func TestNamingVectors(t *testing.T) {
 		}
 		if got := events.DueSubject(tc.DID); got != tc.Due {
 			t.Errorf("DueSubject = %q, want %q", got, tc.Due)
+		}
+		if got := events.ScheduleSubject(tc.DID, tc.ScheduleID); got != tc.Schedule {
+			t.Errorf("ScheduleSubject = %q, want %q", got, tc.Schedule)
 		}
 	}
 }

@@ -30,6 +30,9 @@ func (g *Gateway) draftMessage(ctx context.Context, d projection.Draft) *alfv1.D
 		Attempts:      d.Attempts,
 		PublishedCid:  d.PublishedCID,
 	}
+	if o := d.Occurrence; o != nil {
+		m.ScheduleId = o.ScheduleID
+	}
 	if g.cfg.Triggers != nil {
 		m.TriggerUrl = g.cfg.Triggers.URL(ctx, d.TriggerHash)
 	}

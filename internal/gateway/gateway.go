@@ -21,6 +21,7 @@ import (
 	"github.com/latency-fabric/alf/gen/alf/v1/alfv1connect"
 	"github.com/latency-fabric/alf/internal/auth"
 	"github.com/latency-fabric/alf/internal/blob"
+	"github.com/latency-fabric/alf/internal/chain"
 	"github.com/latency-fabric/alf/internal/clock"
 	"github.com/latency-fabric/alf/internal/events"
 	"github.com/latency-fabric/alf/internal/lexicon"
@@ -45,8 +46,12 @@ type Config struct {
 	Blobs *blob.Store
 	// Lexicons validates XRPC calls.
 	Lexicons *lexicon.Catalog
-	// DisableRecurring is reported by /oauth/status (DISABLE_RECURRING).
+	// DisableRecurring refuses new recurring schedules and is reported by
+	// /oauth/status (DISABLE_RECURRING).
 	DisableRecurring bool
+	// Chain queues the occurrences of schedules right after a schedule
+	// command; nil leaves it to the chainer service.
+	Chain *chain.Chainer
 	// MaxDrafts caps each account's active drafts (MAX_DRAFTS_PER_USER);
 	// 0 means no cap.
 	MaxDrafts int

@@ -18,6 +18,8 @@ import (
 // 501), verb, parameters and body against the lexicon (400), authentication
 // (401, a service-auth JWT with lxm = the method's NSID), then the handler.
 
+const nsidCreateSchedule = "town.roundabout.scheduledPosts.createSchedule"
+
 // maxJSONBody is the largest JSON body an XRPC procedure takes.
 const maxJSONBody = 1 << 20
 
@@ -57,16 +59,21 @@ func notYours(message string) error {
 // xrpcMethods are the handlers by NSID.
 func (g *Gateway) xrpcMethods() map[string]xrpcHandler {
 	return map[string]xrpcHandler{
-		"com.atproto.repo.createRecord":               g.createRecord,
-		"com.atproto.repo.putRecord":                  g.putRecord,
-		"com.atproto.repo.deleteRecord":               g.deleteRecord,
-		"com.atproto.repo.applyWrites":                g.applyWrites,
-		"town.roundabout.scheduledPosts.listPosts":    g.listPosts,
-		"town.roundabout.scheduledPosts.getPost":      g.getPost,
-		"town.roundabout.scheduledPosts.schedulePost": g.schedulePost,
-		"town.roundabout.scheduledPosts.publishPost":  g.publishPost,
-		"town.roundabout.scheduledPosts.updatePost":   g.updatePost,
-		"town.roundabout.scheduledPosts.deletePost":   g.deletePost,
+		"com.atproto.repo.createRecord":                 g.createRecord,
+		"com.atproto.repo.putRecord":                    g.putRecord,
+		"com.atproto.repo.deleteRecord":                 g.deleteRecord,
+		"com.atproto.repo.applyWrites":                  g.applyWrites,
+		"town.roundabout.scheduledPosts.listPosts":      g.listPosts,
+		"town.roundabout.scheduledPosts.getPost":        g.getPost,
+		"town.roundabout.scheduledPosts.schedulePost":   g.schedulePost,
+		"town.roundabout.scheduledPosts.publishPost":    g.publishPost,
+		"town.roundabout.scheduledPosts.updatePost":     g.updatePost,
+		"town.roundabout.scheduledPosts.deletePost":     g.deletePost,
+		"town.roundabout.scheduledPosts.createSchedule": g.createScheduleXRPC,
+		"town.roundabout.scheduledPosts.listSchedules":  g.listSchedules,
+		"town.roundabout.scheduledPosts.getSchedule":    g.getSchedule,
+		"town.roundabout.scheduledPosts.updateSchedule": g.updateScheduleXRPC,
+		"town.roundabout.scheduledPosts.deleteSchedule": g.deleteScheduleXRPC,
 		// alf's own, for parity with the Connect API:
 		"town.roundabout.scheduledPosts.unschedulePost": g.unschedulePost,
 		"town.roundabout.scheduledPosts.retryPost":      g.retryPost,
@@ -85,6 +92,10 @@ func (g *Gateway) serveXRPC(w http.ResponseWriter, r *http.Request) {
 	req, err := g.readXRPC(w, r, method)
 	if err != nil {
 		writeErr(w, err)
+		return
+	}
+	if nsid == nsidCreateSchedule && g.cfg.DisableRecurring { // before auth, as the reference
+		writeXRPCError(w, http.StatusUnauthorized, "AuthenticationRequired", msgRecurringDisabled)
 		return
 	}
 	did, err := g.cfg.Verifier.Verify(r.Context(), r.Header.Get("Authorization"), nsid)

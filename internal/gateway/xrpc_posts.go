@@ -32,6 +32,7 @@ type draftView struct {
 	FailureReason string          `json:"failureReason,omitempty"`
 	Record        json.RawMessage `json:"record,omitempty"`
 	TriggerURL    string          `json:"triggerUrl,omitempty"`
+	ScheduleID    string          `json:"scheduleId,omitempty"`
 	// Writes of an applyWrites draft (not in the reference's lexicon;
 	// extra fields are allowed).
 	Writes []writeView `json:"writes,omitempty"`
@@ -69,6 +70,9 @@ func (g *Gateway) draftView(ctx context.Context, d projection.Draft) draftView {
 	}
 	if len(d.Record) > 0 {
 		v.Record = d.Record
+	}
+	if o := d.Occurrence; o != nil {
+		v.ScheduleID = o.ScheduleID
 	}
 	for _, w := range d.Writes {
 		wv := writeView{Action: actionName(w.GetAction()), Collection: w.GetCollection(), Rkey: w.GetRkey(), CID: w.GetCid()}

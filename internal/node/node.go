@@ -20,6 +20,7 @@ import (
 	"github.com/bluesky-social/indigo/atproto/identity"
 	"github.com/latency-fabric/alf/internal/auth"
 	"github.com/latency-fabric/alf/internal/blob"
+	"github.com/latency-fabric/alf/internal/chain"
 	"github.com/latency-fabric/alf/internal/clock"
 	"github.com/latency-fabric/alf/internal/events"
 	"github.com/latency-fabric/alf/internal/gateway"
@@ -55,8 +56,14 @@ type Options struct {
 	ServiceURL string
 	// MaxDrafts caps each account's active drafts; 0 means no cap.
 	MaxDrafts int
-	// DisableRecurring refuses recurring schedules.
+	// DisableRecurring refuses new recurring schedules.
 	DisableRecurring bool
+	// Content fetches the records of dynamic schedules (the publisher
+	// role); nil fails their drafts.
+	Content publisher.Fetcher
+	// Chain tunes the chainer (its View, Store, Clock and Log are filled in
+	// by the node); the publisher role runs it.
+	Chain chain.Config
 	// Collections reports whether a collection may be written; nil allows
 	// all.
 	Collections func(nsid string) bool
@@ -93,6 +100,7 @@ type Node struct {
 	feed  *events.Feed
 	timer *timer.Timer
 	pub   *publisher.Publisher
+	chain *chain.Chainer // Advance for the gateway; a service in the publisher role
 	stats *metrics.Metrics
 	hook  *webhook.Notifier
 	http  *http.Server
@@ -146,6 +154,9 @@ func (n *Node) start(ctx context.Context, js jetstream.JetStream) error {
 		}
 		sessions = pds.NewSessions(kv, o.Key, o.Directory, o.HTTPClient)
 	}
+	cc := o.Chain
+	cc.View, cc.Store, cc.Clock, cc.Log = n.view, n.store, o.Clock, o.Log.With("role", "chainer")
+	n.chain = chain.New(cc)
 	if o.Roles.Timer {
 		tc := o.Timer
 		if tc.Lead == 0 {
@@ -184,8 +195,12 @@ func (n *Node) start(ctx context.Context, js jetstream.JetStream) error {
 			return fmt.Errorf("blob store: %w", err)
 		}
 		pc.Blobs = blob.NewStore(obj)
+		pc.Content = o.Content
 		n.pub = publisher.New(pc)
 		if err := n.pub.Start(ctx); err != nil {
+			return err
+		}
+		if err := n.chain.Start(ctx); err != nil {
 			return err
 		}
 	}
@@ -273,6 +288,7 @@ func (n *Node) gateway(sessions *pds.Sessions) (*gateway.Gateway, error) {
 		Lexicons:         lex,
 		MaxDrafts:        o.MaxDrafts,
 		DisableRecurring: o.DisableRecurring,
+		Chain:            n.chain,
 		Collections:      o.Collections,
 		Clock:            o.Clock,
 		Log:              o.Log.With("role", "gateway"),
@@ -310,6 +326,7 @@ func (n *Node) stop() {
 	if n.pub != nil {
 		n.pub.Stop()
 	}
+	n.chain.Stop() // a no-op unless the publisher role started it
 	if n.hook != nil {
 		n.hook.Stop()
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/latency-fabric/alf/internal/auth"
 	"github.com/latency-fabric/alf/internal/config"
+	"github.com/latency-fabric/alf/internal/content"
 	"github.com/latency-fabric/alf/internal/seal"
 	"github.com/nats-io/nats.go"
 )
@@ -28,6 +29,7 @@ func FromConfig(cfg config.Config, key seal.Key, nc *nats.Conn, roles Roles, log
 	o.ServiceURL = cfg.ServiceURL
 	o.MaxDrafts = cfg.MaxDraftsPerUser
 	o.DisableRecurring = cfg.DisableRecurring
+	o.Content = content.New(content.Config{AllowPrivate: cfg.AllowPrivateContentURLs})
 	o.Collections = cfg.CollectionAllowed
 	o.WebhookURL = cfg.PostPublishWebhookURL
 	o.WebhookKey = []byte(cfg.PostPublishWebhookSecret)

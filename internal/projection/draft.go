@@ -63,6 +63,8 @@ type Draft struct {
 	// TriggerFired is set once the trigger was used.
 	TriggerHash  string
 	TriggerFired bool
+	// Occurrence is set on the drafts of a recurring schedule.
+	Occurrence *Occurrence
 
 	Status      Status
 	ScheduledAt time.Time // when it is (or was last) due; zero when never scheduled
@@ -97,6 +99,8 @@ func Fold(d Draft, ev events.Event) Draft {
 		d = created(e.DraftCreated, at)
 	case *eventsv1.Envelope_DraftUpdated:
 		d = updated(d, e.DraftUpdated)
+	case *eventsv1.Envelope_DraftContentFetched:
+		d.Record, d.CID = e.DraftContentFetched.GetRecord(), e.DraftContentFetched.GetCid()
 	case *eventsv1.Envelope_DraftRetried:
 		d.Status = StatusScheduled
 		d.DueAt = at
@@ -156,6 +160,7 @@ func created(e *eventsv1.DraftCreated, at time.Time) Draft {
 		Lifecycle:   e.GetLifecycle(),
 		TriggerHash: e.GetTriggerHash(),
 		Writes:      e.GetWrites(),
+		Occurrence:  occurrence(e.GetOccurrence()),
 		Status:      StatusDraft,
 		CreatedAt:   at,
 	}

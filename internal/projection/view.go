@@ -29,6 +29,9 @@ type View struct {
 	spends    map[string][]spend             // DID → alf's writes of the last day
 	accounts  map[string]Account
 	observers []func(Draft)
+
+	schedules      map[string]*Schedule
+	schedulesByDID map[string]map[string]struct{} // DID → schedule IDs
 }
 
 // NewView returns an empty view.
@@ -41,6 +44,9 @@ func NewView() *View {
 		draftsSeq: make(map[string]uint64),
 		spends:    make(map[string][]spend),
 		accounts:  make(map[string]Account),
+
+		schedules:      make(map[string]*Schedule),
+		schedulesByDID: make(map[string]map[string]struct{}),
 	}
 }
 
@@ -85,7 +91,11 @@ func (v *View) apply(ev events.Event) (Draft, bool) {
 		v.applyAccount(e.AccountRevoked.GetDid(), ev)
 		return Draft{}, false
 	}
-	id := draftID(env)
+	if id := events.ScheduleIDOf(env); id != "" {
+		v.applySchedule(id, ev)
+		return Draft{}, false
+	}
+	id := events.DraftIDOf(env)
 	if id == "" {
 		return Draft{}, false
 	}
@@ -105,7 +115,32 @@ func (v *View) apply(ev events.Event) (Draft, bool) {
 	if prev.ID == "" {
 		v.index(&next)
 	}
+	if o := next.Occurrence; o != nil {
+		if s := v.schedules[o.ScheduleID]; s != nil {
+			*s = ObserveDraft(*s, prev, next)
+		}
+	}
 	return next, true
+}
+
+func (v *View) applySchedule(id string, ev events.Event) {
+	var prev Schedule
+	if p := v.schedules[id]; p != nil {
+		prev = *p
+	}
+	next := FoldSchedule(prev, ev)
+	if next.ID == "" {
+		return
+	}
+	v.schedules[id] = &next
+	if prev.ID == "" {
+		ids := v.schedulesByDID[next.DID]
+		if ids == nil {
+			ids = make(map[string]struct{})
+			v.schedulesByDID[next.DID] = ids
+		}
+		ids[id] = struct{}{}
+	}
 }
 
 func (v *View) applyAccount(did string, ev events.Event) {
@@ -122,35 +157,6 @@ func (v *View) index(d *Draft) {
 		v.byAccount[d.DID] = ids
 	}
 	ids[d.ID] = struct{}{}
-}
-
-// draftID is the draft a draft event belongs to.
-func draftID(env *eventsv1.Envelope) string {
-	switch e := env.Event.(type) {
-	case *eventsv1.Envelope_DraftCreated:
-		return e.DraftCreated.GetDraftId()
-	case *eventsv1.Envelope_DraftScheduled:
-		return e.DraftScheduled.GetDraftId()
-	case *eventsv1.Envelope_DraftUnscheduled:
-		return e.DraftUnscheduled.GetDraftId()
-	case *eventsv1.Envelope_DraftCancelled:
-		return e.DraftCancelled.GetDraftId()
-	case *eventsv1.Envelope_DraftPublishRequested:
-		return e.DraftPublishRequested.GetDraftId()
-	case *eventsv1.Envelope_DraftPublishing:
-		return e.DraftPublishing.GetDraftId()
-	case *eventsv1.Envelope_DraftPublished:
-		return e.DraftPublished.GetDraftId()
-	case *eventsv1.Envelope_DraftAttemptFailed:
-		return e.DraftAttemptFailed.GetDraftId()
-	case *eventsv1.Envelope_DraftFailed:
-		return e.DraftFailed.GetDraftId()
-	case *eventsv1.Envelope_DraftUpdated:
-		return e.DraftUpdated.GetDraftId()
-	case *eventsv1.Envelope_DraftRetried:
-		return e.DraftRetried.GetDraftId()
-	}
-	return ""
 }
 
 // Seq is the sequence of the last event applied.

@@ -88,6 +88,10 @@ var errStoreUnavailable = errors.New("alf's store is unavailable")
 
 // retryable reports whether trying again later may succeed.
 func retryable(err error) bool {
+	var ce contentError
+	if errors.As(err, &ce) {
+		return ce.retryable()
+	}
 	return pds.Retryable(err) || errors.Is(err, errStoreUnavailable)
 }
 

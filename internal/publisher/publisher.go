@@ -62,6 +62,8 @@ type Config struct {
 	// Blobs holds the blobs records reference, uploaded before each write
 	// and dropped after it; nil when alf keeps no blobs.
 	Blobs *blob.Store
+	// Content fetches the records of dynamic schedules; nil fails them.
+	Content Fetcher
 
 	// Durable is the consumer name all publishers share (default "publisher").
 	Durable string
@@ -304,18 +306,39 @@ func (p *Publisher) handle(ctx context.Context, msg jetstream.Msg, due *eventsv1
 		return
 	}
 	stop := p.heartbeat(msg)
-	out := p.attempt(ctx, d, claim)
+	d, seq, fetched, err := p.fetchContent(ctx, d, claim, seq)
+	if err != nil {
+		stop()
+		p.settleAppendError(msg, d, err)
+		return
+	}
+	out := p.attemptUnless(ctx, d, claim, fetched)
 	stop()
 	if err := p.record(ctx, d, claim, seq, out); err != nil {
-		if errors.Is(err, events.ErrConflict) {
-			_ = msg.Ack() // taken over; the new holder records the outcome
-			return
-		}
-		p.cfg.Log.Warn("record outcome failed; redelivery will read back", "draft", d.ID, "err", err)
-		_ = msg.NakWithDelay(time.Second)
+		p.settleAppendError(msg, d, err) // a conflict: taken over, the new holder records the outcome
 		return
 	}
 	_ = msg.Ack()
+}
+
+// attemptUnless performs the write unless fetching its content failed.
+func (p *Publisher) attemptUnless(ctx context.Context, d projection.Draft, c projection.Claim, fetched *outcome) outcome {
+	if fetched != nil {
+		return *fetched
+	}
+	return p.attempt(ctx, d, c)
+}
+
+// settleAppendError settles a message whose append failed after the claim:
+// a conflict means another publisher took the draft over; anything else is
+// retried.
+func (p *Publisher) settleAppendError(msg jetstream.Msg, d projection.Draft, err error) {
+	if errors.Is(err, events.ErrConflict) {
+		_ = msg.Ack()
+		return
+	}
+	p.cfg.Log.Warn("append after claim failed; redelivery will take over", "draft", d.ID, "err", err)
+	_ = msg.NakWithDelay(time.Second)
 }
 
 func (p *Publisher) waitView(ctx context.Context, version uint64) error {

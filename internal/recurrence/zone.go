@@ -25,6 +25,10 @@ func loadZone(name string) (*time.Location, error) {
 	return l, nil
 }
 
+// LoadZone loads an IANA zone as rules do: cached, and refusing "" and
+// "Local" (a schedule must not depend on the host's zone).
+func LoadZone(name string) (*time.Location, error) { return loadZone(name) }
+
 // location returns the zone a time spec counts dates in.
 func (ts *TimeSpec) location() (*time.Location, error) {
 	if ts.Type == FixedInstant {

@@ -46,10 +46,6 @@ const (
 // in all over about 13 minutes.
 var DefaultBackoff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute}
 
-// draftFilter selects the events of every draft lifecycle (see
-// events.DraftSubject).
-const draftFilter = "alf.evt.draft.>"
-
 // Config wires a Notifier.
 type Config struct {
 	// Store is the event log; the notifier consumes its JetStream.
@@ -169,7 +165,7 @@ func (n *Notifier) Start(ctx context.Context) error {
 	cons, err := js.CreateOrUpdateConsumer(ctx, events.StreamEvents, jetstream.ConsumerConfig{
 		Durable:       n.cfg.Durable,
 		Description:   "POSTs each published record to the post-publish webhook",
-		FilterSubject: draftFilter,
+		FilterSubject: events.DraftsFilter,
 		DeliverPolicy: jetstream.DeliverNewPolicy,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       n.cfg.AckWait,

@@ -259,7 +259,9 @@ type Draft struct {
 	// The one-time URL that publishes the draft when POSTed, if it has one.
 	TriggerUrl string `protobuf:"bytes,15,opt,name=trigger_url,json=triggerUrl,proto3" json:"trigger_url,omitempty"`
 	// The writes of a batch draft, in order.
-	Writes        []*DraftWrite `protobuf:"bytes,16,rep,name=writes,proto3" json:"writes,omitempty"`
+	Writes []*DraftWrite `protobuf:"bytes,16,rep,name=writes,proto3" json:"writes,omitempty"`
+	// The recurring schedule whose occurrence this draft publishes.
+	ScheduleId    string `protobuf:"bytes,17,opt,name=schedule_id,json=scheduleId,proto3" json:"schedule_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -404,6 +406,13 @@ func (x *Draft) GetWrites() []*DraftWrite {
 		return x.Writes
 	}
 	return nil
+}
+
+func (x *Draft) GetScheduleId() string {
+	if x != nil {
+		return x.ScheduleId
+	}
+	return ""
 }
 
 type CreateDraftRequest struct {
@@ -1434,7 +1443,7 @@ const file_alf_v1_draft_proto_rawDesc = "" +
 	"collection\x12\x12\n" +
 	"\x04rkey\x18\x03 \x01(\tR\x04rkey\x12/\n" +
 	"\x06record\x18\x04 \x01(\v2\x17.google.protobuf.StructR\x06record\x12\x10\n" +
-	"\x03cid\x18\x05 \x01(\tR\x03cid\"\x93\x05\n" +
+	"\x03cid\x18\x05 \x01(\tR\x03cid\"\xb4\x05\n" +
 	"\x05Draft\x12\x10\n" +
 	"\x03uri\x18\x01 \x01(\tR\x03uri\x12\x10\n" +
 	"\x03cid\x18\x02 \x01(\tR\x03cid\x12\x1e\n" +
@@ -1457,7 +1466,9 @@ const file_alf_v1_draft_proto_rawDesc = "" +
 	"\rpublished_cid\x18\x0e \x01(\tR\fpublishedCid\x12\x1f\n" +
 	"\vtrigger_url\x18\x0f \x01(\tR\n" +
 	"triggerUrl\x12*\n" +
-	"\x06writes\x18\x10 \x03(\v2\x12.alf.v1.DraftWriteR\x06writes\"\xab\x02\n" +
+	"\x06writes\x18\x10 \x03(\v2\x12.alf.v1.DraftWriteR\x06writes\x12\x1f\n" +
+	"\vschedule_id\x18\x11 \x01(\tR\n" +
+	"scheduleId\"\xab\x02\n" +
 	"\x12CreateDraftRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +

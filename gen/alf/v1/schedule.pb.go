@@ -23,6 +23,70 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ScheduleStatus is where a schedule is.
+type ScheduleStatus int32
+
+const (
+	ScheduleStatus_SCHEDULE_STATUS_UNSPECIFIED ScheduleStatus = 0
+	// Occurrences are queued one after another.
+	ScheduleStatus_SCHEDULE_STATUS_ACTIVE ScheduleStatus = 1
+	// Nothing is queued until it is resumed.
+	ScheduleStatus_SCHEDULE_STATUS_PAUSED ScheduleStatus = 2
+	// Deleted by its owner.
+	ScheduleStatus_SCHEDULE_STATUS_CANCELLED ScheduleStatus = 3
+	// The rule has no further occurrence.
+	ScheduleStatus_SCHEDULE_STATUS_COMPLETED ScheduleStatus = 4
+	// Stopped because it could not go on (see last_failure_reason).
+	ScheduleStatus_SCHEDULE_STATUS_ERROR ScheduleStatus = 5
+)
+
+// Enum value maps for ScheduleStatus.
+var (
+	ScheduleStatus_name = map[int32]string{
+		0: "SCHEDULE_STATUS_UNSPECIFIED",
+		1: "SCHEDULE_STATUS_ACTIVE",
+		2: "SCHEDULE_STATUS_PAUSED",
+		3: "SCHEDULE_STATUS_CANCELLED",
+		4: "SCHEDULE_STATUS_COMPLETED",
+		5: "SCHEDULE_STATUS_ERROR",
+	}
+	ScheduleStatus_value = map[string]int32{
+		"SCHEDULE_STATUS_UNSPECIFIED": 0,
+		"SCHEDULE_STATUS_ACTIVE":      1,
+		"SCHEDULE_STATUS_PAUSED":      2,
+		"SCHEDULE_STATUS_CANCELLED":   3,
+		"SCHEDULE_STATUS_COMPLETED":   4,
+		"SCHEDULE_STATUS_ERROR":       5,
+	}
+)
+
+func (x ScheduleStatus) Enum() *ScheduleStatus {
+	p := new(ScheduleStatus)
+	*p = x
+	return p
+}
+
+func (x ScheduleStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ScheduleStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_alf_v1_schedule_proto_enumTypes[0].Descriptor()
+}
+
+func (ScheduleStatus) Type() protoreflect.EnumType {
+	return &file_alf_v1_schedule_proto_enumTypes[0]
+}
+
+func (x ScheduleStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ScheduleStatus.Descriptor instead.
+func (ScheduleStatus) EnumDescriptor() ([]byte, []int) {
+	return file_alf_v1_schedule_proto_rawDescGZIP(), []int{0}
+}
+
 type PreviewOccurrencesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The rule JSON.
@@ -326,6 +390,717 @@ func (x *ParseRuleResponse) GetText() string {
 	return ""
 }
 
+// Schedule is a recurring schedule.
+type Schedule struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Collection string                 `protobuf:"bytes,2,opt,name=collection,proto3" json:"collection,omitempty"`
+	Status     ScheduleStatus         `protobuf:"varint,3,opt,name=status,proto3,enum=alf.v1.ScheduleStatus" json:"status,omitempty"`
+	// The rule JSON.
+	Rule     *structpb.Struct `protobuf:"bytes,4,opt,name=rule,proto3" json:"rule,omitempty"`
+	Timezone string           `protobuf:"bytes,5,opt,name=timezone,proto3" json:"timezone,omitempty"`
+	// The record each occurrence publishes (unset with a content_url).
+	Record *structpb.Struct `protobuf:"bytes,6,opt,name=record,proto3" json:"record,omitempty"`
+	// Fetched at each publish, with fireCount and scheduledAt parameters.
+	ContentUrl string `protobuf:"bytes,7,opt,name=content_url,json=contentUrl,proto3" json:"content_url,omitempty"`
+	// Occurrences published so far.
+	FireCount uint32                 `protobuf:"varint,8,opt,name=fire_count,json=fireCount,proto3" json:"fire_count,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// When the last occurrence was published.
+	LastFiredAt *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=last_fired_at,json=lastFiredAt,proto3" json:"last_fired_at,omitempty"`
+	// The draft of the queued occurrence and its instant (active schedules).
+	NextDraftUri     string                 `protobuf:"bytes,12,opt,name=next_draft_uri,json=nextDraftUri,proto3" json:"next_draft_uri,omitempty"`
+	NextOccurrenceAt *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=next_occurrence_at,json=nextOccurrenceAt,proto3" json:"next_occurrence_at,omitempty"`
+	// Why the last occurrence that did not publish failed (or was cancelled),
+	// and its instant.
+	LastFailureReason string                 `protobuf:"bytes,14,opt,name=last_failure_reason,json=lastFailureReason,proto3" json:"last_failure_reason,omitempty"`
+	LastFailureAt     *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=last_failure_at,json=lastFailureAt,proto3" json:"last_failure_at,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *Schedule) Reset() {
+	*x = Schedule{}
+	mi := &file_alf_v1_schedule_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Schedule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Schedule) ProtoMessage() {}
+
+func (x *Schedule) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_v1_schedule_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Schedule.ProtoReflect.Descriptor instead.
+func (*Schedule) Descriptor() ([]byte, []int) {
+	return file_alf_v1_schedule_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Schedule) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Schedule) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *Schedule) GetStatus() ScheduleStatus {
+	if x != nil {
+		return x.Status
+	}
+	return ScheduleStatus_SCHEDULE_STATUS_UNSPECIFIED
+}
+
+func (x *Schedule) GetRule() *structpb.Struct {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+func (x *Schedule) GetTimezone() string {
+	if x != nil {
+		return x.Timezone
+	}
+	return ""
+}
+
+func (x *Schedule) GetRecord() *structpb.Struct {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *Schedule) GetContentUrl() string {
+	if x != nil {
+		return x.ContentUrl
+	}
+	return ""
+}
+
+func (x *Schedule) GetFireCount() uint32 {
+	if x != nil {
+		return x.FireCount
+	}
+	return 0
+}
+
+func (x *Schedule) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Schedule) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *Schedule) GetLastFiredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastFiredAt
+	}
+	return nil
+}
+
+func (x *Schedule) GetNextDraftUri() string {
+	if x != nil {
+		return x.NextDraftUri
+	}
+	return ""
+}
+
+func (x *Schedule) GetNextOccurrenceAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextOccurrenceAt
+	}
+	return nil
+}
+
+func (x *Schedule) GetLastFailureReason() string {
+	if x != nil {
+		return x.LastFailureReason
+	}
+	return ""
+}
+
+func (x *Schedule) GetLastFailureAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastFailureAt
+	}
+	return nil
+}
+
+type CreateScheduleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// NSID of the records' collection, e.g. app.bsky.feed.post.
+	Collection string `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	// The rule JSON.
+	Rule *structpb.Struct `protobuf:"bytes,2,opt,name=rule,proto3" json:"rule,omitempty"`
+	// IANA zone: the default zone of an RFC 5545 rule that names none.
+	Timezone string `protobuf:"bytes,3,opt,name=timezone,proto3" json:"timezone,omitempty"`
+	// Exactly one of record and content_url.
+	Record        *structpb.Struct `protobuf:"bytes,4,opt,name=record,proto3" json:"record,omitempty"`
+	ContentUrl    string           `protobuf:"bytes,5,opt,name=content_url,json=contentUrl,proto3" json:"content_url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateScheduleRequest) Reset() {
+	*x = CreateScheduleRequest{}
+	mi := &file_alf_v1_schedule_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateScheduleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateScheduleRequest) ProtoMessage() {}
+
+func (x *CreateScheduleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_v1_schedule_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateScheduleRequest.ProtoReflect.Descriptor instead.
+func (*CreateScheduleRequest) Descriptor() ([]byte, []int) {
+	return file_alf_v1_schedule_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *CreateScheduleRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *CreateScheduleRequest) GetRule() *structpb.Struct {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+func (x *CreateScheduleRequest) GetTimezone() string {
+	if x != nil {
+		return x.Timezone
+	}
+	return ""
+}
+
+func (x *CreateScheduleRequest) GetRecord() *structpb.Struct {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *CreateScheduleRequest) GetContentUrl() string {
+	if x != nil {
+		return x.ContentUrl
+	}
+	return ""
+}
+
+type CreateScheduleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Schedule      *Schedule              `protobuf:"bytes,1,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateScheduleResponse) Reset() {
+	*x = CreateScheduleResponse{}
+	mi := &file_alf_v1_schedule_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateScheduleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateScheduleResponse) ProtoMessage() {}
+
+func (x *CreateScheduleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_v1_schedule_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateScheduleResponse.ProtoReflect.Descriptor instead.
+func (*CreateScheduleResponse) Descriptor() ([]byte, []int) {
+	return file_alf_v1_schedule_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *CreateScheduleResponse) GetSchedule() *Schedule {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+type GetScheduleRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetScheduleRequest) Reset() {
+	*x = GetScheduleRequest{}
+	mi := &file_alf_v1_schedule_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetScheduleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetScheduleRequest) ProtoMessage() {}
+
+func (x *GetScheduleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_v1_schedule_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetScheduleRequest.ProtoReflect.Descriptor instead.
+func (*GetScheduleRequest) Descriptor() ([]byte, []int) {
+	return file_alf_v1_schedule_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetScheduleRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type GetScheduleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Schedule      *Schedule              `protobuf:"bytes,1,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetScheduleResponse) Reset() {
+	*x = GetScheduleResponse{}
+	mi := &file_alf_v1_schedule_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetScheduleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetScheduleResponse) ProtoMessage() {}
+
+func (x *GetScheduleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_v1_schedule_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetScheduleResponse.ProtoReflect.Descriptor instead.
+func (*GetScheduleResponse) Descriptor() ([]byte, []int) {
+	return file_alf_v1_schedule_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *GetScheduleResponse) GetSchedule() *Schedule {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+type ListSchedulesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only schedules in this status; unspecified lists all.
+	Status ScheduleStatus `protobuf:"varint,1,opt,name=status,proto3,enum=alf.v1.ScheduleStatus" json:"status,omitempty"`
+	// 1–100, default 50.
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSchedulesRequest) Reset() {
+	*x = ListSchedulesRequest{}
+	mi := &file_alf_v1_schedule_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSchedulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSchedulesRequest) ProtoMessage() {}
+
+func (x *ListSchedulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_v1_schedule_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSchedulesRequest.ProtoReflect.Descriptor instead.
+func (*ListSchedulesRequest) Descriptor() ([]byte, []int) {
+	return file_alf_v1_schedule_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListSchedulesRequest) GetStatus() ScheduleStatus {
+	if x != nil {
+		return x.Status
+	}
+	return ScheduleStatus_SCHEDULE_STATUS_UNSPECIFIED
+}
+
+func (x *ListSchedulesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSchedulesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListSchedulesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Schedules     []*Schedule            `protobuf:"bytes,1,rep,name=schedules,proto3" json:"schedules,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSchedulesResponse) Reset() {
+	*x = ListSchedulesResponse{}
+	mi := &file_alf_v1_schedule_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSchedulesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSchedulesResponse) ProtoMessage() {}
+
+func (x *ListSchedulesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_v1_schedule_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSchedulesResponse.ProtoReflect.Descriptor instead.
+func (*ListSchedulesResponse) Descriptor() ([]byte, []int) {
+	return file_alf_v1_schedule_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListSchedulesResponse) GetSchedules() []*Schedule {
+	if x != nil {
+		return x.Schedules
+	}
+	return nil
+}
+
+func (x *ListSchedulesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type UpdateScheduleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Unset fields keep their value.
+	Rule     *structpb.Struct `protobuf:"bytes,2,opt,name=rule,proto3" json:"rule,omitempty"`
+	Timezone *string          `protobuf:"bytes,3,opt,name=timezone,proto3,oneof" json:"timezone,omitempty"`
+	// A record replaces the content URL; a content URL replaces the record.
+	Record     *structpb.Struct `protobuf:"bytes,4,opt,name=record,proto3" json:"record,omitempty"`
+	ContentUrl *string          `protobuf:"bytes,5,opt,name=content_url,json=contentUrl,proto3,oneof" json:"content_url,omitempty"`
+	// SCHEDULE_STATUS_ACTIVE resumes, SCHEDULE_STATUS_PAUSED pauses;
+	// unspecified keeps the status.
+	Status        ScheduleStatus `protobuf:"varint,6,opt,name=status,proto3,enum=alf.v1.ScheduleStatus" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateScheduleRequest) Reset() {
+	*x = UpdateScheduleRequest{}
+	mi := &file_alf_v1_schedule_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateScheduleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateScheduleRequest) ProtoMessage() {}
+
+func (x *UpdateScheduleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_v1_schedule_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateScheduleRequest.ProtoReflect.Descriptor instead.
+func (*UpdateScheduleRequest) Descriptor() ([]byte, []int) {
+	return file_alf_v1_schedule_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *UpdateScheduleRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *UpdateScheduleRequest) GetRule() *structpb.Struct {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+func (x *UpdateScheduleRequest) GetTimezone() string {
+	if x != nil && x.Timezone != nil {
+		return *x.Timezone
+	}
+	return ""
+}
+
+func (x *UpdateScheduleRequest) GetRecord() *structpb.Struct {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *UpdateScheduleRequest) GetContentUrl() string {
+	if x != nil && x.ContentUrl != nil {
+		return *x.ContentUrl
+	}
+	return ""
+}
+
+func (x *UpdateScheduleRequest) GetStatus() ScheduleStatus {
+	if x != nil {
+		return x.Status
+	}
+	return ScheduleStatus_SCHEDULE_STATUS_UNSPECIFIED
+}
+
+type UpdateScheduleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Schedule      *Schedule              `protobuf:"bytes,1,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateScheduleResponse) Reset() {
+	*x = UpdateScheduleResponse{}
+	mi := &file_alf_v1_schedule_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateScheduleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateScheduleResponse) ProtoMessage() {}
+
+func (x *UpdateScheduleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_v1_schedule_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateScheduleResponse.ProtoReflect.Descriptor instead.
+func (*UpdateScheduleResponse) Descriptor() ([]byte, []int) {
+	return file_alf_v1_schedule_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *UpdateScheduleResponse) GetSchedule() *Schedule {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+type DeleteScheduleRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteScheduleRequest) Reset() {
+	*x = DeleteScheduleRequest{}
+	mi := &file_alf_v1_schedule_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteScheduleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteScheduleRequest) ProtoMessage() {}
+
+func (x *DeleteScheduleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_v1_schedule_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteScheduleRequest.ProtoReflect.Descriptor instead.
+func (*DeleteScheduleRequest) Descriptor() ([]byte, []int) {
+	return file_alf_v1_schedule_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *DeleteScheduleRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type DeleteScheduleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Schedule      *Schedule              `protobuf:"bytes,1,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteScheduleResponse) Reset() {
+	*x = DeleteScheduleResponse{}
+	mi := &file_alf_v1_schedule_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteScheduleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteScheduleResponse) ProtoMessage() {}
+
+func (x *DeleteScheduleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_v1_schedule_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteScheduleResponse.ProtoReflect.Descriptor instead.
+func (*DeleteScheduleResponse) Descriptor() ([]byte, []int) {
+	return file_alf_v1_schedule_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *DeleteScheduleResponse) GetSchedule() *Schedule {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
 var File_alf_v1_schedule_proto protoreflect.FileDescriptor
 
 const file_alf_v1_schedule_proto_rawDesc = "" +
@@ -352,8 +1127,82 @@ const file_alf_v1_schedule_proto_rawDesc = "" +
 	"\btimezone\x18\x02 \x01(\tR\btimezone\"T\n" +
 	"\x11ParseRuleResponse\x12+\n" +
 	"\x04rule\x18\x01 \x01(\v2\x17.google.protobuf.StructR\x04rule\x12\x12\n" +
-	"\x04text\x18\x02 \x01(\tR\x04text2\xba\x01\n" +
-	"\x0fScheduleService\x12`\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\"\xbe\x05\n" +
+	"\bSchedule\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x02 \x01(\tR\n" +
+	"collection\x12.\n" +
+	"\x06status\x18\x03 \x01(\x0e2\x16.alf.v1.ScheduleStatusR\x06status\x12+\n" +
+	"\x04rule\x18\x04 \x01(\v2\x17.google.protobuf.StructR\x04rule\x12\x1a\n" +
+	"\btimezone\x18\x05 \x01(\tR\btimezone\x12/\n" +
+	"\x06record\x18\x06 \x01(\v2\x17.google.protobuf.StructR\x06record\x12\x1f\n" +
+	"\vcontent_url\x18\a \x01(\tR\n" +
+	"contentUrl\x12\x1d\n" +
+	"\n" +
+	"fire_count\x18\b \x01(\rR\tfireCount\x129\n" +
+	"\n" +
+	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"updated_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12>\n" +
+	"\rlast_fired_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\vlastFiredAt\x12$\n" +
+	"\x0enext_draft_uri\x18\f \x01(\tR\fnextDraftUri\x12H\n" +
+	"\x12next_occurrence_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\x10nextOccurrenceAt\x12.\n" +
+	"\x13last_failure_reason\x18\x0e \x01(\tR\x11lastFailureReason\x12B\n" +
+	"\x0flast_failure_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\rlastFailureAt\"\xd2\x01\n" +
+	"\x15CreateScheduleRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12+\n" +
+	"\x04rule\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x04rule\x12\x1a\n" +
+	"\btimezone\x18\x03 \x01(\tR\btimezone\x12/\n" +
+	"\x06record\x18\x04 \x01(\v2\x17.google.protobuf.StructR\x06record\x12\x1f\n" +
+	"\vcontent_url\x18\x05 \x01(\tR\n" +
+	"contentUrl\"F\n" +
+	"\x16CreateScheduleResponse\x12,\n" +
+	"\bschedule\x18\x01 \x01(\v2\x10.alf.v1.ScheduleR\bschedule\"$\n" +
+	"\x12GetScheduleRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"C\n" +
+	"\x13GetScheduleResponse\x12,\n" +
+	"\bschedule\x18\x01 \x01(\v2\x10.alf.v1.ScheduleR\bschedule\"\x82\x01\n" +
+	"\x14ListSchedulesRequest\x12.\n" +
+	"\x06status\x18\x01 \x01(\x0e2\x16.alf.v1.ScheduleStatusR\x06status\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"o\n" +
+	"\x15ListSchedulesResponse\x12.\n" +
+	"\tschedules\x18\x01 \x03(\v2\x10.alf.v1.ScheduleR\tschedules\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x99\x02\n" +
+	"\x15UpdateScheduleRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12+\n" +
+	"\x04rule\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x04rule\x12\x1f\n" +
+	"\btimezone\x18\x03 \x01(\tH\x00R\btimezone\x88\x01\x01\x12/\n" +
+	"\x06record\x18\x04 \x01(\v2\x17.google.protobuf.StructR\x06record\x12$\n" +
+	"\vcontent_url\x18\x05 \x01(\tH\x01R\n" +
+	"contentUrl\x88\x01\x01\x12.\n" +
+	"\x06status\x18\x06 \x01(\x0e2\x16.alf.v1.ScheduleStatusR\x06statusB\v\n" +
+	"\t_timezoneB\x0e\n" +
+	"\f_content_url\"F\n" +
+	"\x16UpdateScheduleResponse\x12,\n" +
+	"\bschedule\x18\x01 \x01(\v2\x10.alf.v1.ScheduleR\bschedule\"'\n" +
+	"\x15DeleteScheduleRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"F\n" +
+	"\x16DeleteScheduleResponse\x12,\n" +
+	"\bschedule\x18\x01 \x01(\v2\x10.alf.v1.ScheduleR\bschedule*\xc2\x01\n" +
+	"\x0eScheduleStatus\x12\x1f\n" +
+	"\x1bSCHEDULE_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16SCHEDULE_STATUS_ACTIVE\x10\x01\x12\x1a\n" +
+	"\x16SCHEDULE_STATUS_PAUSED\x10\x02\x12\x1d\n" +
+	"\x19SCHEDULE_STATUS_CANCELLED\x10\x03\x12\x1d\n" +
+	"\x19SCHEDULE_STATUS_COMPLETED\x10\x04\x12\x19\n" +
+	"\x15SCHEDULE_STATUS_ERROR\x10\x052\xcd\x04\n" +
+	"\x0fScheduleService\x12O\n" +
+	"\x0eCreateSchedule\x12\x1d.alf.v1.CreateScheduleRequest\x1a\x1e.alf.v1.CreateScheduleResponse\x12K\n" +
+	"\vGetSchedule\x12\x1a.alf.v1.GetScheduleRequest\x1a\x1b.alf.v1.GetScheduleResponse\"\x03\x90\x02\x01\x12Q\n" +
+	"\rListSchedules\x12\x1c.alf.v1.ListSchedulesRequest\x1a\x1d.alf.v1.ListSchedulesResponse\"\x03\x90\x02\x01\x12O\n" +
+	"\x0eUpdateSchedule\x12\x1d.alf.v1.UpdateScheduleRequest\x1a\x1e.alf.v1.UpdateScheduleResponse\x12O\n" +
+	"\x0eDeleteSchedule\x12\x1d.alf.v1.DeleteScheduleRequest\x1a\x1e.alf.v1.DeleteScheduleResponse\x12`\n" +
 	"\x12PreviewOccurrences\x12!.alf.v1.PreviewOccurrencesRequest\x1a\".alf.v1.PreviewOccurrencesResponse\"\x03\x90\x02\x01\x12E\n" +
 	"\tParseRule\x12\x18.alf.v1.ParseRuleRequest\x1a\x19.alf.v1.ParseRuleResponse\"\x03\x90\x02\x01B\x84\x01\n" +
 	"\n" +
@@ -371,32 +1220,74 @@ func file_alf_v1_schedule_proto_rawDescGZIP() []byte {
 	return file_alf_v1_schedule_proto_rawDescData
 }
 
-var file_alf_v1_schedule_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_alf_v1_schedule_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_alf_v1_schedule_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_alf_v1_schedule_proto_goTypes = []any{
-	(*PreviewOccurrencesRequest)(nil),  // 0: alf.v1.PreviewOccurrencesRequest
-	(*Occurrence)(nil),                 // 1: alf.v1.Occurrence
-	(*PreviewOccurrencesResponse)(nil), // 2: alf.v1.PreviewOccurrencesResponse
-	(*ParseRuleRequest)(nil),           // 3: alf.v1.ParseRuleRequest
-	(*ParseRuleResponse)(nil),          // 4: alf.v1.ParseRuleResponse
-	(*structpb.Struct)(nil),            // 5: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),      // 6: google.protobuf.Timestamp
+	(ScheduleStatus)(0),                // 0: alf.v1.ScheduleStatus
+	(*PreviewOccurrencesRequest)(nil),  // 1: alf.v1.PreviewOccurrencesRequest
+	(*Occurrence)(nil),                 // 2: alf.v1.Occurrence
+	(*PreviewOccurrencesResponse)(nil), // 3: alf.v1.PreviewOccurrencesResponse
+	(*ParseRuleRequest)(nil),           // 4: alf.v1.ParseRuleRequest
+	(*ParseRuleResponse)(nil),          // 5: alf.v1.ParseRuleResponse
+	(*Schedule)(nil),                   // 6: alf.v1.Schedule
+	(*CreateScheduleRequest)(nil),      // 7: alf.v1.CreateScheduleRequest
+	(*CreateScheduleResponse)(nil),     // 8: alf.v1.CreateScheduleResponse
+	(*GetScheduleRequest)(nil),         // 9: alf.v1.GetScheduleRequest
+	(*GetScheduleResponse)(nil),        // 10: alf.v1.GetScheduleResponse
+	(*ListSchedulesRequest)(nil),       // 11: alf.v1.ListSchedulesRequest
+	(*ListSchedulesResponse)(nil),      // 12: alf.v1.ListSchedulesResponse
+	(*UpdateScheduleRequest)(nil),      // 13: alf.v1.UpdateScheduleRequest
+	(*UpdateScheduleResponse)(nil),     // 14: alf.v1.UpdateScheduleResponse
+	(*DeleteScheduleRequest)(nil),      // 15: alf.v1.DeleteScheduleRequest
+	(*DeleteScheduleResponse)(nil),     // 16: alf.v1.DeleteScheduleResponse
+	(*structpb.Struct)(nil),            // 17: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),      // 18: google.protobuf.Timestamp
 }
 var file_alf_v1_schedule_proto_depIdxs = []int32{
-	5, // 0: alf.v1.PreviewOccurrencesRequest.rule:type_name -> google.protobuf.Struct
-	6, // 1: alf.v1.PreviewOccurrencesRequest.after:type_name -> google.protobuf.Timestamp
-	6, // 2: alf.v1.Occurrence.at:type_name -> google.protobuf.Timestamp
-	5, // 3: alf.v1.Occurrence.record:type_name -> google.protobuf.Struct
-	1, // 4: alf.v1.PreviewOccurrencesResponse.occurrences:type_name -> alf.v1.Occurrence
-	5, // 5: alf.v1.ParseRuleResponse.rule:type_name -> google.protobuf.Struct
-	0, // 6: alf.v1.ScheduleService.PreviewOccurrences:input_type -> alf.v1.PreviewOccurrencesRequest
-	3, // 7: alf.v1.ScheduleService.ParseRule:input_type -> alf.v1.ParseRuleRequest
-	2, // 8: alf.v1.ScheduleService.PreviewOccurrences:output_type -> alf.v1.PreviewOccurrencesResponse
-	4, // 9: alf.v1.ScheduleService.ParseRule:output_type -> alf.v1.ParseRuleResponse
-	8, // [8:10] is the sub-list for method output_type
-	6, // [6:8] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	17, // 0: alf.v1.PreviewOccurrencesRequest.rule:type_name -> google.protobuf.Struct
+	18, // 1: alf.v1.PreviewOccurrencesRequest.after:type_name -> google.protobuf.Timestamp
+	18, // 2: alf.v1.Occurrence.at:type_name -> google.protobuf.Timestamp
+	17, // 3: alf.v1.Occurrence.record:type_name -> google.protobuf.Struct
+	2,  // 4: alf.v1.PreviewOccurrencesResponse.occurrences:type_name -> alf.v1.Occurrence
+	17, // 5: alf.v1.ParseRuleResponse.rule:type_name -> google.protobuf.Struct
+	0,  // 6: alf.v1.Schedule.status:type_name -> alf.v1.ScheduleStatus
+	17, // 7: alf.v1.Schedule.rule:type_name -> google.protobuf.Struct
+	17, // 8: alf.v1.Schedule.record:type_name -> google.protobuf.Struct
+	18, // 9: alf.v1.Schedule.created_at:type_name -> google.protobuf.Timestamp
+	18, // 10: alf.v1.Schedule.updated_at:type_name -> google.protobuf.Timestamp
+	18, // 11: alf.v1.Schedule.last_fired_at:type_name -> google.protobuf.Timestamp
+	18, // 12: alf.v1.Schedule.next_occurrence_at:type_name -> google.protobuf.Timestamp
+	18, // 13: alf.v1.Schedule.last_failure_at:type_name -> google.protobuf.Timestamp
+	17, // 14: alf.v1.CreateScheduleRequest.rule:type_name -> google.protobuf.Struct
+	17, // 15: alf.v1.CreateScheduleRequest.record:type_name -> google.protobuf.Struct
+	6,  // 16: alf.v1.CreateScheduleResponse.schedule:type_name -> alf.v1.Schedule
+	6,  // 17: alf.v1.GetScheduleResponse.schedule:type_name -> alf.v1.Schedule
+	0,  // 18: alf.v1.ListSchedulesRequest.status:type_name -> alf.v1.ScheduleStatus
+	6,  // 19: alf.v1.ListSchedulesResponse.schedules:type_name -> alf.v1.Schedule
+	17, // 20: alf.v1.UpdateScheduleRequest.rule:type_name -> google.protobuf.Struct
+	17, // 21: alf.v1.UpdateScheduleRequest.record:type_name -> google.protobuf.Struct
+	0,  // 22: alf.v1.UpdateScheduleRequest.status:type_name -> alf.v1.ScheduleStatus
+	6,  // 23: alf.v1.UpdateScheduleResponse.schedule:type_name -> alf.v1.Schedule
+	6,  // 24: alf.v1.DeleteScheduleResponse.schedule:type_name -> alf.v1.Schedule
+	7,  // 25: alf.v1.ScheduleService.CreateSchedule:input_type -> alf.v1.CreateScheduleRequest
+	9,  // 26: alf.v1.ScheduleService.GetSchedule:input_type -> alf.v1.GetScheduleRequest
+	11, // 27: alf.v1.ScheduleService.ListSchedules:input_type -> alf.v1.ListSchedulesRequest
+	13, // 28: alf.v1.ScheduleService.UpdateSchedule:input_type -> alf.v1.UpdateScheduleRequest
+	15, // 29: alf.v1.ScheduleService.DeleteSchedule:input_type -> alf.v1.DeleteScheduleRequest
+	1,  // 30: alf.v1.ScheduleService.PreviewOccurrences:input_type -> alf.v1.PreviewOccurrencesRequest
+	4,  // 31: alf.v1.ScheduleService.ParseRule:input_type -> alf.v1.ParseRuleRequest
+	8,  // 32: alf.v1.ScheduleService.CreateSchedule:output_type -> alf.v1.CreateScheduleResponse
+	10, // 33: alf.v1.ScheduleService.GetSchedule:output_type -> alf.v1.GetScheduleResponse
+	12, // 34: alf.v1.ScheduleService.ListSchedules:output_type -> alf.v1.ListSchedulesResponse
+	14, // 35: alf.v1.ScheduleService.UpdateSchedule:output_type -> alf.v1.UpdateScheduleResponse
+	16, // 36: alf.v1.ScheduleService.DeleteSchedule:output_type -> alf.v1.DeleteScheduleResponse
+	3,  // 37: alf.v1.ScheduleService.PreviewOccurrences:output_type -> alf.v1.PreviewOccurrencesResponse
+	5,  // 38: alf.v1.ScheduleService.ParseRule:output_type -> alf.v1.ParseRuleResponse
+	32, // [32:39] is the sub-list for method output_type
+	25, // [25:32] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_alf_v1_schedule_proto_init() }
@@ -404,18 +1295,20 @@ func file_alf_v1_schedule_proto_init() {
 	if File_alf_v1_schedule_proto != nil {
 		return
 	}
+	file_alf_v1_schedule_proto_msgTypes[12].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_alf_v1_schedule_proto_rawDesc), len(file_alf_v1_schedule_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   5,
+			NumEnums:      1,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_alf_v1_schedule_proto_goTypes,
 		DependencyIndexes: file_alf_v1_schedule_proto_depIdxs,
+		EnumInfos:         file_alf_v1_schedule_proto_enumTypes,
 		MessageInfos:      file_alf_v1_schedule_proto_msgTypes,
 	}.Build()
 	File_alf_v1_schedule_proto = out.File

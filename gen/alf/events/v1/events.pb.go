@@ -158,6 +158,15 @@ type Envelope struct {
 	//	*Envelope_DraftFailed
 	//	*Envelope_DraftUpdated
 	//	*Envelope_DraftRetried
+	//	*Envelope_DraftContentFetched
+	//	*Envelope_ScheduleCreated
+	//	*Envelope_ScheduleUpdated
+	//	*Envelope_SchedulePaused
+	//	*Envelope_ScheduleResumed
+	//	*Envelope_ScheduleOccurrenceQueued
+	//	*Envelope_ScheduleCompleted
+	//	*Envelope_ScheduleCancelled
+	//	*Envelope_ScheduleErrored
 	//	*Envelope_AccountAuthorized
 	//	*Envelope_AccountRevoked
 	Event         isEnvelope_Event `protobuf_oneof:"event"`
@@ -322,6 +331,87 @@ func (x *Envelope) GetDraftRetried() *DraftRetried {
 	return nil
 }
 
+func (x *Envelope) GetDraftContentFetched() *DraftContentFetched {
+	if x != nil {
+		if x, ok := x.Event.(*Envelope_DraftContentFetched); ok {
+			return x.DraftContentFetched
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetScheduleCreated() *ScheduleCreated {
+	if x != nil {
+		if x, ok := x.Event.(*Envelope_ScheduleCreated); ok {
+			return x.ScheduleCreated
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetScheduleUpdated() *ScheduleUpdated {
+	if x != nil {
+		if x, ok := x.Event.(*Envelope_ScheduleUpdated); ok {
+			return x.ScheduleUpdated
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetSchedulePaused() *SchedulePaused {
+	if x != nil {
+		if x, ok := x.Event.(*Envelope_SchedulePaused); ok {
+			return x.SchedulePaused
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetScheduleResumed() *ScheduleResumed {
+	if x != nil {
+		if x, ok := x.Event.(*Envelope_ScheduleResumed); ok {
+			return x.ScheduleResumed
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetScheduleOccurrenceQueued() *ScheduleOccurrenceQueued {
+	if x != nil {
+		if x, ok := x.Event.(*Envelope_ScheduleOccurrenceQueued); ok {
+			return x.ScheduleOccurrenceQueued
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetScheduleCompleted() *ScheduleCompleted {
+	if x != nil {
+		if x, ok := x.Event.(*Envelope_ScheduleCompleted); ok {
+			return x.ScheduleCompleted
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetScheduleCancelled() *ScheduleCancelled {
+	if x != nil {
+		if x, ok := x.Event.(*Envelope_ScheduleCancelled); ok {
+			return x.ScheduleCancelled
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetScheduleErrored() *ScheduleErrored {
+	if x != nil {
+		if x, ok := x.Event.(*Envelope_ScheduleErrored); ok {
+			return x.ScheduleErrored
+		}
+	}
+	return nil
+}
+
 func (x *Envelope) GetAccountAuthorized() *AccountAuthorized {
 	if x != nil {
 		if x, ok := x.Event.(*Envelope_AccountAuthorized); ok {
@@ -388,6 +478,42 @@ type Envelope_DraftRetried struct {
 	DraftRetried *DraftRetried `protobuf:"bytes,20,opt,name=draft_retried,json=draftRetried,proto3,oneof"`
 }
 
+type Envelope_DraftContentFetched struct {
+	DraftContentFetched *DraftContentFetched `protobuf:"bytes,21,opt,name=draft_content_fetched,json=draftContentFetched,proto3,oneof"`
+}
+
+type Envelope_ScheduleCreated struct {
+	ScheduleCreated *ScheduleCreated `protobuf:"bytes,30,opt,name=schedule_created,json=scheduleCreated,proto3,oneof"`
+}
+
+type Envelope_ScheduleUpdated struct {
+	ScheduleUpdated *ScheduleUpdated `protobuf:"bytes,31,opt,name=schedule_updated,json=scheduleUpdated,proto3,oneof"`
+}
+
+type Envelope_SchedulePaused struct {
+	SchedulePaused *SchedulePaused `protobuf:"bytes,32,opt,name=schedule_paused,json=schedulePaused,proto3,oneof"`
+}
+
+type Envelope_ScheduleResumed struct {
+	ScheduleResumed *ScheduleResumed `protobuf:"bytes,33,opt,name=schedule_resumed,json=scheduleResumed,proto3,oneof"`
+}
+
+type Envelope_ScheduleOccurrenceQueued struct {
+	ScheduleOccurrenceQueued *ScheduleOccurrenceQueued `protobuf:"bytes,34,opt,name=schedule_occurrence_queued,json=scheduleOccurrenceQueued,proto3,oneof"`
+}
+
+type Envelope_ScheduleCompleted struct {
+	ScheduleCompleted *ScheduleCompleted `protobuf:"bytes,35,opt,name=schedule_completed,json=scheduleCompleted,proto3,oneof"`
+}
+
+type Envelope_ScheduleCancelled struct {
+	ScheduleCancelled *ScheduleCancelled `protobuf:"bytes,36,opt,name=schedule_cancelled,json=scheduleCancelled,proto3,oneof"`
+}
+
+type Envelope_ScheduleErrored struct {
+	ScheduleErrored *ScheduleErrored `protobuf:"bytes,37,opt,name=schedule_errored,json=scheduleErrored,proto3,oneof"`
+}
+
 type Envelope_AccountAuthorized struct {
 	AccountAuthorized *AccountAuthorized `protobuf:"bytes,40,opt,name=account_authorized,json=accountAuthorized,proto3,oneof"`
 }
@@ -417,6 +543,24 @@ func (*Envelope_DraftFailed) isEnvelope_Event() {}
 func (*Envelope_DraftUpdated) isEnvelope_Event() {}
 
 func (*Envelope_DraftRetried) isEnvelope_Event() {}
+
+func (*Envelope_DraftContentFetched) isEnvelope_Event() {}
+
+func (*Envelope_ScheduleCreated) isEnvelope_Event() {}
+
+func (*Envelope_ScheduleUpdated) isEnvelope_Event() {}
+
+func (*Envelope_SchedulePaused) isEnvelope_Event() {}
+
+func (*Envelope_ScheduleResumed) isEnvelope_Event() {}
+
+func (*Envelope_ScheduleOccurrenceQueued) isEnvelope_Event() {}
+
+func (*Envelope_ScheduleCompleted) isEnvelope_Event() {}
+
+func (*Envelope_ScheduleCancelled) isEnvelope_Event() {}
+
+func (*Envelope_ScheduleErrored) isEnvelope_Event() {}
 
 func (*Envelope_AccountAuthorized) isEnvelope_Event() {}
 
@@ -525,7 +669,10 @@ type DraftCreated struct {
 	// trigger key; empty without a trigger. The key itself is never logged.
 	TriggerHash string `protobuf:"bytes,11,opt,name=trigger_hash,json=triggerHash,proto3" json:"trigger_hash,omitempty"`
 	// The writes of an ACTION_BATCH draft, in order.
-	Writes        []*BatchWrite `protobuf:"bytes,12,rep,name=writes,proto3" json:"writes,omitempty"`
+	Writes []*BatchWrite `protobuf:"bytes,12,rep,name=writes,proto3" json:"writes,omitempty"`
+	// The occurrence of a recurring schedule this draft publishes; unset for
+	// drafts a client wrote.
+	Occurrence    *Occurrence `protobuf:"bytes,13,opt,name=occurrence,proto3" json:"occurrence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -644,6 +791,162 @@ func (x *DraftCreated) GetWrites() []*BatchWrite {
 	return nil
 }
 
+func (x *DraftCreated) GetOccurrence() *Occurrence {
+	if x != nil {
+		return x.Occurrence
+	}
+	return nil
+}
+
+// Occurrence ties a draft to one occurrence of a recurring schedule.
+type Occurrence struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	ScheduleId string                 `protobuf:"bytes,1,opt,name=schedule_id,json=scheduleId,proto3" json:"schedule_id,omitempty"`
+	// The occurrence's instant (the draft's first scheduled_at). Exceptions
+	// and the next occurrence are found from it, never from a retry time.
+	At *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=at,proto3" json:"at,omitempty"`
+	// The series date the occurrence belongs to (YYYY-MM-DD, rule's zone).
+	Date string `protobuf:"bytes,3,opt,name=date,proto3" json:"date,omitempty"`
+	// 1 for the schedule's first published occurrence, one more for each
+	// published before this one: the fireCount sent to a content URL.
+	FireCount uint32 `protobuf:"varint,4,opt,name=fire_count,json=fireCount,proto3" json:"fire_count,omitempty"`
+	// Where the record is fetched at publish time (a dynamic schedule); the
+	// draft's record is empty until DraftContentFetched.
+	ContentUrl    string `protobuf:"bytes,5,opt,name=content_url,json=contentUrl,proto3" json:"content_url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Occurrence) Reset() {
+	*x = Occurrence{}
+	mi := &file_alf_events_v1_events_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Occurrence) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Occurrence) ProtoMessage() {}
+
+func (x *Occurrence) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_events_v1_events_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Occurrence.ProtoReflect.Descriptor instead.
+func (*Occurrence) Descriptor() ([]byte, []int) {
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Occurrence) GetScheduleId() string {
+	if x != nil {
+		return x.ScheduleId
+	}
+	return ""
+}
+
+func (x *Occurrence) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *Occurrence) GetDate() string {
+	if x != nil {
+		return x.Date
+	}
+	return ""
+}
+
+func (x *Occurrence) GetFireCount() uint32 {
+	if x != nil {
+		return x.FireCount
+	}
+	return 0
+}
+
+func (x *Occurrence) GetContentUrl() string {
+	if x != nil {
+		return x.ContentUrl
+	}
+	return ""
+}
+
+// DraftContentFetched fixes the record a dynamic schedule's draft publishes,
+// as fetched from its content URL after the claim and before the write, so
+// a retry or a takeover writes the same bytes.
+type DraftContentFetched struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	DraftId string                 `protobuf:"bytes,1,opt,name=draft_id,json=draftId,proto3" json:"draft_id,omitempty"`
+	// The record as fetched (JSON bytes).
+	Record []byte `protobuf:"bytes,2,opt,name=record,proto3" json:"record,omitempty"`
+	// DAG-CBOR CID of record.
+	Cid           string `protobuf:"bytes,3,opt,name=cid,proto3" json:"cid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DraftContentFetched) Reset() {
+	*x = DraftContentFetched{}
+	mi := &file_alf_events_v1_events_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DraftContentFetched) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DraftContentFetched) ProtoMessage() {}
+
+func (x *DraftContentFetched) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_events_v1_events_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DraftContentFetched.ProtoReflect.Descriptor instead.
+func (*DraftContentFetched) Descriptor() ([]byte, []int) {
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *DraftContentFetched) GetDraftId() string {
+	if x != nil {
+		return x.DraftId
+	}
+	return ""
+}
+
+func (x *DraftContentFetched) GetRecord() []byte {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *DraftContentFetched) GetCid() string {
+	if x != nil {
+		return x.Cid
+	}
+	return ""
+}
+
 // DraftUpdated replaces the record and/or the publish time of a draft that
 // has not been published, in one step.
 type DraftUpdated struct {
@@ -661,7 +964,7 @@ type DraftUpdated struct {
 
 func (x *DraftUpdated) Reset() {
 	*x = DraftUpdated{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[3]
+	mi := &file_alf_events_v1_events_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -673,7 +976,7 @@ func (x *DraftUpdated) String() string {
 func (*DraftUpdated) ProtoMessage() {}
 
 func (x *DraftUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[3]
+	mi := &file_alf_events_v1_events_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -686,7 +989,7 @@ func (x *DraftUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftUpdated.ProtoReflect.Descriptor instead.
 func (*DraftUpdated) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{3}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *DraftUpdated) GetDraftId() string {
@@ -727,7 +1030,7 @@ type DraftRetried struct {
 
 func (x *DraftRetried) Reset() {
 	*x = DraftRetried{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[4]
+	mi := &file_alf_events_v1_events_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -739,7 +1042,7 @@ func (x *DraftRetried) String() string {
 func (*DraftRetried) ProtoMessage() {}
 
 func (x *DraftRetried) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[4]
+	mi := &file_alf_events_v1_events_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -752,7 +1055,7 @@ func (x *DraftRetried) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftRetried.ProtoReflect.Descriptor instead.
 func (*DraftRetried) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{4}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DraftRetried) GetDraftId() string {
@@ -773,7 +1076,7 @@ type DraftScheduled struct {
 
 func (x *DraftScheduled) Reset() {
 	*x = DraftScheduled{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[5]
+	mi := &file_alf_events_v1_events_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -785,7 +1088,7 @@ func (x *DraftScheduled) String() string {
 func (*DraftScheduled) ProtoMessage() {}
 
 func (x *DraftScheduled) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[5]
+	mi := &file_alf_events_v1_events_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -798,7 +1101,7 @@ func (x *DraftScheduled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftScheduled.ProtoReflect.Descriptor instead.
 func (*DraftScheduled) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{5}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DraftScheduled) GetDraftId() string {
@@ -825,7 +1128,7 @@ type DraftUnscheduled struct {
 
 func (x *DraftUnscheduled) Reset() {
 	*x = DraftUnscheduled{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[6]
+	mi := &file_alf_events_v1_events_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -837,7 +1140,7 @@ func (x *DraftUnscheduled) String() string {
 func (*DraftUnscheduled) ProtoMessage() {}
 
 func (x *DraftUnscheduled) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[6]
+	mi := &file_alf_events_v1_events_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -850,7 +1153,7 @@ func (x *DraftUnscheduled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftUnscheduled.ProtoReflect.Descriptor instead.
 func (*DraftUnscheduled) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{6}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DraftUnscheduled) GetDraftId() string {
@@ -871,7 +1174,7 @@ type DraftCancelled struct {
 
 func (x *DraftCancelled) Reset() {
 	*x = DraftCancelled{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[7]
+	mi := &file_alf_events_v1_events_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -883,7 +1186,7 @@ func (x *DraftCancelled) String() string {
 func (*DraftCancelled) ProtoMessage() {}
 
 func (x *DraftCancelled) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[7]
+	mi := &file_alf_events_v1_events_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -896,7 +1199,7 @@ func (x *DraftCancelled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftCancelled.ProtoReflect.Descriptor instead.
 func (*DraftCancelled) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{7}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DraftCancelled) GetDraftId() string {
@@ -925,7 +1228,7 @@ type DraftPublishRequested struct {
 
 func (x *DraftPublishRequested) Reset() {
 	*x = DraftPublishRequested{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[8]
+	mi := &file_alf_events_v1_events_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -937,7 +1240,7 @@ func (x *DraftPublishRequested) String() string {
 func (*DraftPublishRequested) ProtoMessage() {}
 
 func (x *DraftPublishRequested) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[8]
+	mi := &file_alf_events_v1_events_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -950,7 +1253,7 @@ func (x *DraftPublishRequested) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftPublishRequested.ProtoReflect.Descriptor instead.
 func (*DraftPublishRequested) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{8}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DraftPublishRequested) GetDraftId() string {
@@ -987,7 +1290,7 @@ type DraftPublishing struct {
 
 func (x *DraftPublishing) Reset() {
 	*x = DraftPublishing{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[9]
+	mi := &file_alf_events_v1_events_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -999,7 +1302,7 @@ func (x *DraftPublishing) String() string {
 func (*DraftPublishing) ProtoMessage() {}
 
 func (x *DraftPublishing) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[9]
+	mi := &file_alf_events_v1_events_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1012,7 +1315,7 @@ func (x *DraftPublishing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftPublishing.ProtoReflect.Descriptor instead.
 func (*DraftPublishing) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{9}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DraftPublishing) GetDraftId() string {
@@ -1066,7 +1369,7 @@ type DraftPublished struct {
 
 func (x *DraftPublished) Reset() {
 	*x = DraftPublished{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[10]
+	mi := &file_alf_events_v1_events_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1078,7 +1381,7 @@ func (x *DraftPublished) String() string {
 func (*DraftPublished) ProtoMessage() {}
 
 func (x *DraftPublished) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[10]
+	mi := &file_alf_events_v1_events_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1091,7 +1394,7 @@ func (x *DraftPublished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftPublished.ProtoReflect.Descriptor instead.
 func (*DraftPublished) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{10}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DraftPublished) GetDraftId() string {
@@ -1135,7 +1438,7 @@ type DraftAttemptFailed struct {
 
 func (x *DraftAttemptFailed) Reset() {
 	*x = DraftAttemptFailed{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[11]
+	mi := &file_alf_events_v1_events_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1147,7 +1450,7 @@ func (x *DraftAttemptFailed) String() string {
 func (*DraftAttemptFailed) ProtoMessage() {}
 
 func (x *DraftAttemptFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[11]
+	mi := &file_alf_events_v1_events_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1160,7 +1463,7 @@ func (x *DraftAttemptFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftAttemptFailed.ProtoReflect.Descriptor instead.
 func (*DraftAttemptFailed) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{11}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DraftAttemptFailed) GetDraftId() string {
@@ -1203,7 +1506,7 @@ type DraftFailed struct {
 
 func (x *DraftFailed) Reset() {
 	*x = DraftFailed{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[12]
+	mi := &file_alf_events_v1_events_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1215,7 +1518,7 @@ func (x *DraftFailed) String() string {
 func (*DraftFailed) ProtoMessage() {}
 
 func (x *DraftFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[12]
+	mi := &file_alf_events_v1_events_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1228,7 +1531,7 @@ func (x *DraftFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftFailed.ProtoReflect.Descriptor instead.
 func (*DraftFailed) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{12}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DraftFailed) GetDraftId() string {
@@ -1252,6 +1555,532 @@ func (x *DraftFailed) GetReason() string {
 	return ""
 }
 
+// ScheduleCreated starts a recurring schedule: a record (or a content URL)
+// published once per occurrence of a rule.
+type ScheduleCreated struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Random UUID v4; the subject token is its hash.
+	ScheduleId string `protobuf:"bytes,1,opt,name=schedule_id,json=scheduleId,proto3" json:"schedule_id,omitempty"`
+	Did        string `protobuf:"bytes,2,opt,name=did,proto3" json:"did,omitempty"`
+	Collection string `protobuf:"bytes,3,opt,name=collection,proto3" json:"collection,omitempty"`
+	// The recurrence rule JSON as validated (internal/recurrence).
+	Rule []byte `protobuf:"bytes,4,opt,name=rule,proto3" json:"rule,omitempty"`
+	// The zone the client named (default zone of an RFC 5545 rule).
+	Timezone string `protobuf:"bytes,5,opt,name=timezone,proto3" json:"timezone,omitempty"`
+	// Exactly one of record (JSON bytes) and content_url is set.
+	Record        []byte `protobuf:"bytes,6,opt,name=record,proto3" json:"record,omitempty"`
+	ContentUrl    string `protobuf:"bytes,7,opt,name=content_url,json=contentUrl,proto3" json:"content_url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScheduleCreated) Reset() {
+	*x = ScheduleCreated{}
+	mi := &file_alf_events_v1_events_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScheduleCreated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScheduleCreated) ProtoMessage() {}
+
+func (x *ScheduleCreated) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_events_v1_events_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScheduleCreated.ProtoReflect.Descriptor instead.
+func (*ScheduleCreated) Descriptor() ([]byte, []int) {
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ScheduleCreated) GetScheduleId() string {
+	if x != nil {
+		return x.ScheduleId
+	}
+	return ""
+}
+
+func (x *ScheduleCreated) GetDid() string {
+	if x != nil {
+		return x.Did
+	}
+	return ""
+}
+
+func (x *ScheduleCreated) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *ScheduleCreated) GetRule() []byte {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+func (x *ScheduleCreated) GetTimezone() string {
+	if x != nil {
+		return x.Timezone
+	}
+	return ""
+}
+
+func (x *ScheduleCreated) GetRecord() []byte {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *ScheduleCreated) GetContentUrl() string {
+	if x != nil {
+		return x.ContentUrl
+	}
+	return ""
+}
+
+// ScheduleUpdated changes a schedule's rule, zone or content. Unset fields
+// keep their value.
+type ScheduleUpdated struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	ScheduleId string                 `protobuf:"bytes,1,opt,name=schedule_id,json=scheduleId,proto3" json:"schedule_id,omitempty"`
+	Rule       []byte                 `protobuf:"bytes,2,opt,name=rule,proto3" json:"rule,omitempty"`
+	Timezone   *string                `protobuf:"bytes,3,opt,name=timezone,proto3,oneof" json:"timezone,omitempty"`
+	// A new record replaces the content URL, and a new content URL the record.
+	Record     []byte  `protobuf:"bytes,4,opt,name=record,proto3" json:"record,omitempty"`
+	ContentUrl *string `protobuf:"bytes,5,opt,name=content_url,json=contentUrl,proto3,oneof" json:"content_url,omitempty"`
+	// The queued occurrence, not yet publishing, is dropped (its draft
+	// cancelled) and the next one queued with the new settings.
+	Requeue       bool `protobuf:"varint,6,opt,name=requeue,proto3" json:"requeue,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScheduleUpdated) Reset() {
+	*x = ScheduleUpdated{}
+	mi := &file_alf_events_v1_events_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScheduleUpdated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScheduleUpdated) ProtoMessage() {}
+
+func (x *ScheduleUpdated) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_events_v1_events_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScheduleUpdated.ProtoReflect.Descriptor instead.
+func (*ScheduleUpdated) Descriptor() ([]byte, []int) {
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ScheduleUpdated) GetScheduleId() string {
+	if x != nil {
+		return x.ScheduleId
+	}
+	return ""
+}
+
+func (x *ScheduleUpdated) GetRule() []byte {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+func (x *ScheduleUpdated) GetTimezone() string {
+	if x != nil && x.Timezone != nil {
+		return *x.Timezone
+	}
+	return ""
+}
+
+func (x *ScheduleUpdated) GetRecord() []byte {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *ScheduleUpdated) GetContentUrl() string {
+	if x != nil && x.ContentUrl != nil {
+		return *x.ContentUrl
+	}
+	return ""
+}
+
+func (x *ScheduleUpdated) GetRequeue() bool {
+	if x != nil {
+		return x.Requeue
+	}
+	return false
+}
+
+// SchedulePaused stops a schedule; its queued draft is cancelled.
+type SchedulePaused struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ScheduleId    string                 `protobuf:"bytes,1,opt,name=schedule_id,json=scheduleId,proto3" json:"schedule_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SchedulePaused) Reset() {
+	*x = SchedulePaused{}
+	mi := &file_alf_events_v1_events_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SchedulePaused) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SchedulePaused) ProtoMessage() {}
+
+func (x *SchedulePaused) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_events_v1_events_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SchedulePaused.ProtoReflect.Descriptor instead.
+func (*SchedulePaused) Descriptor() ([]byte, []int) {
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *SchedulePaused) GetScheduleId() string {
+	if x != nil {
+		return x.ScheduleId
+	}
+	return ""
+}
+
+// ScheduleResumed starts a paused (or ended) schedule again from the next
+// occurrence after the resume.
+type ScheduleResumed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ScheduleId    string                 `protobuf:"bytes,1,opt,name=schedule_id,json=scheduleId,proto3" json:"schedule_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScheduleResumed) Reset() {
+	*x = ScheduleResumed{}
+	mi := &file_alf_events_v1_events_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScheduleResumed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScheduleResumed) ProtoMessage() {}
+
+func (x *ScheduleResumed) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_events_v1_events_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScheduleResumed.ProtoReflect.Descriptor instead.
+func (*ScheduleResumed) Descriptor() ([]byte, []int) {
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ScheduleResumed) GetScheduleId() string {
+	if x != nil {
+		return x.ScheduleId
+	}
+	return ""
+}
+
+// ScheduleOccurrenceQueued records the decision to publish one occurrence:
+// the DraftCreated of draft_id follows on the draft's subject. Appended at
+// the schedule's version, so one occurrence is queued once.
+type ScheduleOccurrenceQueued struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	ScheduleId string                 `protobuf:"bytes,1,opt,name=schedule_id,json=scheduleId,proto3" json:"schedule_id,omitempty"`
+	DraftId    string                 `protobuf:"bytes,2,opt,name=draft_id,json=draftId,proto3" json:"draft_id,omitempty"`
+	Uri        string                 `protobuf:"bytes,3,opt,name=uri,proto3" json:"uri,omitempty"`
+	At         *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=at,proto3" json:"at,omitempty"`
+	Date       string                 `protobuf:"bytes,5,opt,name=date,proto3" json:"date,omitempty"`
+	// The instant the occurrence was found strictly after.
+	After *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=after,proto3" json:"after,omitempty"`
+	// The draft's lifecycle number for uri.
+	Lifecycle     uint32 `protobuf:"varint,7,opt,name=lifecycle,proto3" json:"lifecycle,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScheduleOccurrenceQueued) Reset() {
+	*x = ScheduleOccurrenceQueued{}
+	mi := &file_alf_events_v1_events_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScheduleOccurrenceQueued) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScheduleOccurrenceQueued) ProtoMessage() {}
+
+func (x *ScheduleOccurrenceQueued) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_events_v1_events_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScheduleOccurrenceQueued.ProtoReflect.Descriptor instead.
+func (*ScheduleOccurrenceQueued) Descriptor() ([]byte, []int) {
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ScheduleOccurrenceQueued) GetScheduleId() string {
+	if x != nil {
+		return x.ScheduleId
+	}
+	return ""
+}
+
+func (x *ScheduleOccurrenceQueued) GetDraftId() string {
+	if x != nil {
+		return x.DraftId
+	}
+	return ""
+}
+
+func (x *ScheduleOccurrenceQueued) GetUri() string {
+	if x != nil {
+		return x.Uri
+	}
+	return ""
+}
+
+func (x *ScheduleOccurrenceQueued) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *ScheduleOccurrenceQueued) GetDate() string {
+	if x != nil {
+		return x.Date
+	}
+	return ""
+}
+
+func (x *ScheduleOccurrenceQueued) GetAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.After
+	}
+	return nil
+}
+
+func (x *ScheduleOccurrenceQueued) GetLifecycle() uint32 {
+	if x != nil {
+		return x.Lifecycle
+	}
+	return 0
+}
+
+// ScheduleCompleted ends a schedule whose rule has no further occurrence.
+type ScheduleCompleted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ScheduleId    string                 `protobuf:"bytes,1,opt,name=schedule_id,json=scheduleId,proto3" json:"schedule_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScheduleCompleted) Reset() {
+	*x = ScheduleCompleted{}
+	mi := &file_alf_events_v1_events_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScheduleCompleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScheduleCompleted) ProtoMessage() {}
+
+func (x *ScheduleCompleted) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_events_v1_events_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScheduleCompleted.ProtoReflect.Descriptor instead.
+func (*ScheduleCompleted) Descriptor() ([]byte, []int) {
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ScheduleCompleted) GetScheduleId() string {
+	if x != nil {
+		return x.ScheduleId
+	}
+	return ""
+}
+
+// ScheduleCancelled ends a schedule at its owner's request.
+type ScheduleCancelled struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ScheduleId    string                 `protobuf:"bytes,1,opt,name=schedule_id,json=scheduleId,proto3" json:"schedule_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScheduleCancelled) Reset() {
+	*x = ScheduleCancelled{}
+	mi := &file_alf_events_v1_events_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScheduleCancelled) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScheduleCancelled) ProtoMessage() {}
+
+func (x *ScheduleCancelled) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_events_v1_events_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScheduleCancelled.ProtoReflect.Descriptor instead.
+func (*ScheduleCancelled) Descriptor() ([]byte, []int) {
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ScheduleCancelled) GetScheduleId() string {
+	if x != nil {
+		return x.ScheduleId
+	}
+	return ""
+}
+
+func (x *ScheduleCancelled) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// ScheduleErrored stops a schedule that cannot go on.
+type ScheduleErrored struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ScheduleId    string                 `protobuf:"bytes,1,opt,name=schedule_id,json=scheduleId,proto3" json:"schedule_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScheduleErrored) Reset() {
+	*x = ScheduleErrored{}
+	mi := &file_alf_events_v1_events_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScheduleErrored) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScheduleErrored) ProtoMessage() {}
+
+func (x *ScheduleErrored) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_events_v1_events_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScheduleErrored.ProtoReflect.Descriptor instead.
+func (*ScheduleErrored) Descriptor() ([]byte, []int) {
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ScheduleErrored) GetScheduleId() string {
+	if x != nil {
+		return x.ScheduleId
+	}
+	return ""
+}
+
+func (x *ScheduleErrored) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // AccountAuthorized records that alf holds a session for the account. The
 // session itself is sealed in KV, never in the log.
 type AccountAuthorized struct {
@@ -1266,7 +2095,7 @@ type AccountAuthorized struct {
 
 func (x *AccountAuthorized) Reset() {
 	*x = AccountAuthorized{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[13]
+	mi := &file_alf_events_v1_events_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1278,7 +2107,7 @@ func (x *AccountAuthorized) String() string {
 func (*AccountAuthorized) ProtoMessage() {}
 
 func (x *AccountAuthorized) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[13]
+	mi := &file_alf_events_v1_events_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1291,7 +2120,7 @@ func (x *AccountAuthorized) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccountAuthorized.ProtoReflect.Descriptor instead.
 func (*AccountAuthorized) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{13}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AccountAuthorized) GetDid() string {
@@ -1326,7 +2155,7 @@ type AccountRevoked struct {
 
 func (x *AccountRevoked) Reset() {
 	*x = AccountRevoked{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[14]
+	mi := &file_alf_events_v1_events_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1338,7 +2167,7 @@ func (x *AccountRevoked) String() string {
 func (*AccountRevoked) ProtoMessage() {}
 
 func (x *AccountRevoked) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[14]
+	mi := &file_alf_events_v1_events_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1351,7 +2180,7 @@ func (x *AccountRevoked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccountRevoked.ProtoReflect.Descriptor instead.
 func (*AccountRevoked) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{14}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AccountRevoked) GetDid() string {
@@ -1384,7 +2213,7 @@ type DraftDue struct {
 
 func (x *DraftDue) Reset() {
 	*x = DraftDue{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[15]
+	mi := &file_alf_events_v1_events_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1396,7 +2225,7 @@ func (x *DraftDue) String() string {
 func (*DraftDue) ProtoMessage() {}
 
 func (x *DraftDue) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[15]
+	mi := &file_alf_events_v1_events_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1409,7 +2238,7 @@ func (x *DraftDue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftDue.ProtoReflect.Descriptor instead.
 func (*DraftDue) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{15}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DraftDue) GetDraftId() string {
@@ -1444,7 +2273,7 @@ var File_alf_events_v1_events_proto protoreflect.FileDescriptor
 
 const file_alf_events_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x1aalf/events/v1/events.proto\x12\ralf.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd2\b\n" +
+	"\x1aalf/events/v1/events.proto\x12\ralf.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb9\x0e\n" +
 	"\bEnvelope\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12;\n" +
 	"\voccurred_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -1461,7 +2290,16 @@ const file_alf_events_v1_events_proto_rawDesc = "" +
 	"\x14draft_attempt_failed\x18\x11 \x01(\v2!.alf.events.v1.DraftAttemptFailedH\x00R\x12draftAttemptFailed\x12?\n" +
 	"\fdraft_failed\x18\x12 \x01(\v2\x1a.alf.events.v1.DraftFailedH\x00R\vdraftFailed\x12B\n" +
 	"\rdraft_updated\x18\x13 \x01(\v2\x1b.alf.events.v1.DraftUpdatedH\x00R\fdraftUpdated\x12B\n" +
-	"\rdraft_retried\x18\x14 \x01(\v2\x1b.alf.events.v1.DraftRetriedH\x00R\fdraftRetried\x12Q\n" +
+	"\rdraft_retried\x18\x14 \x01(\v2\x1b.alf.events.v1.DraftRetriedH\x00R\fdraftRetried\x12X\n" +
+	"\x15draft_content_fetched\x18\x15 \x01(\v2\".alf.events.v1.DraftContentFetchedH\x00R\x13draftContentFetched\x12K\n" +
+	"\x10schedule_created\x18\x1e \x01(\v2\x1e.alf.events.v1.ScheduleCreatedH\x00R\x0fscheduleCreated\x12K\n" +
+	"\x10schedule_updated\x18\x1f \x01(\v2\x1e.alf.events.v1.ScheduleUpdatedH\x00R\x0fscheduleUpdated\x12H\n" +
+	"\x0fschedule_paused\x18  \x01(\v2\x1d.alf.events.v1.SchedulePausedH\x00R\x0eschedulePaused\x12K\n" +
+	"\x10schedule_resumed\x18! \x01(\v2\x1e.alf.events.v1.ScheduleResumedH\x00R\x0fscheduleResumed\x12g\n" +
+	"\x1aschedule_occurrence_queued\x18\" \x01(\v2'.alf.events.v1.ScheduleOccurrenceQueuedH\x00R\x18scheduleOccurrenceQueued\x12Q\n" +
+	"\x12schedule_completed\x18# \x01(\v2 .alf.events.v1.ScheduleCompletedH\x00R\x11scheduleCompleted\x12Q\n" +
+	"\x12schedule_cancelled\x18$ \x01(\v2 .alf.events.v1.ScheduleCancelledH\x00R\x11scheduleCancelled\x12K\n" +
+	"\x10schedule_errored\x18% \x01(\v2\x1e.alf.events.v1.ScheduleErroredH\x00R\x0fscheduleErrored\x12Q\n" +
 	"\x12account_authorized\x18( \x01(\v2 .alf.events.v1.AccountAuthorizedH\x00R\x11accountAuthorized\x12H\n" +
 	"\x0faccount_revoked\x18) \x01(\v2\x1d.alf.events.v1.AccountRevokedH\x00R\x0eaccountRevokedB\a\n" +
 	"\x05event\"\x99\x01\n" +
@@ -1473,7 +2311,7 @@ const file_alf_events_v1_events_proto_rawDesc = "" +
 	"collection\x12\x12\n" +
 	"\x04rkey\x18\x03 \x01(\tR\x04rkey\x12\x16\n" +
 	"\x06record\x18\x04 \x01(\fR\x06record\x12\x10\n" +
-	"\x03cid\x18\x05 \x01(\tR\x03cid\"\x8d\x03\n" +
+	"\x03cid\x18\x05 \x01(\tR\x03cid\"\xc8\x03\n" +
 	"\fDraftCreated\x12\x19\n" +
 	"\bdraft_id\x18\x01 \x01(\tR\adraftId\x12\x10\n" +
 	"\x03uri\x18\x02 \x01(\tR\x03uri\x12\x10\n" +
@@ -1489,7 +2327,24 @@ const file_alf_events_v1_events_proto_rawDesc = "" +
 	"\tlifecycle\x18\n" +
 	" \x01(\rR\tlifecycle\x12!\n" +
 	"\ftrigger_hash\x18\v \x01(\tR\vtriggerHash\x121\n" +
-	"\x06writes\x18\f \x03(\v2\x19.alf.events.v1.BatchWriteR\x06writes\"\x92\x01\n" +
+	"\x06writes\x18\f \x03(\v2\x19.alf.events.v1.BatchWriteR\x06writes\x129\n" +
+	"\n" +
+	"occurrence\x18\r \x01(\v2\x19.alf.events.v1.OccurrenceR\n" +
+	"occurrence\"\xad\x01\n" +
+	"\n" +
+	"Occurrence\x12\x1f\n" +
+	"\vschedule_id\x18\x01 \x01(\tR\n" +
+	"scheduleId\x12*\n" +
+	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x12\n" +
+	"\x04date\x18\x03 \x01(\tR\x04date\x12\x1d\n" +
+	"\n" +
+	"fire_count\x18\x04 \x01(\rR\tfireCount\x12\x1f\n" +
+	"\vcontent_url\x18\x05 \x01(\tR\n" +
+	"contentUrl\"Z\n" +
+	"\x13DraftContentFetched\x12\x19\n" +
+	"\bdraft_id\x18\x01 \x01(\tR\adraftId\x12\x16\n" +
+	"\x06record\x18\x02 \x01(\fR\x06record\x12\x10\n" +
+	"\x03cid\x18\x03 \x01(\tR\x03cid\"\x92\x01\n" +
 	"\fDraftUpdated\x12\x19\n" +
 	"\bdraft_id\x18\x01 \x01(\tR\adraftId\x12\x16\n" +
 	"\x06record\x18\x02 \x01(\fR\x06record\x12\x10\n" +
@@ -1530,7 +2385,56 @@ const file_alf_events_v1_events_proto_rawDesc = "" +
 	"\vDraftFailed\x12\x19\n" +
 	"\bdraft_id\x18\x01 \x01(\tR\adraftId\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\rR\aattempt\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"s\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xcd\x01\n" +
+	"\x0fScheduleCreated\x12\x1f\n" +
+	"\vschedule_id\x18\x01 \x01(\tR\n" +
+	"scheduleId\x12\x10\n" +
+	"\x03did\x18\x02 \x01(\tR\x03did\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x03 \x01(\tR\n" +
+	"collection\x12\x12\n" +
+	"\x04rule\x18\x04 \x01(\fR\x04rule\x12\x1a\n" +
+	"\btimezone\x18\x05 \x01(\tR\btimezone\x12\x16\n" +
+	"\x06record\x18\x06 \x01(\fR\x06record\x12\x1f\n" +
+	"\vcontent_url\x18\a \x01(\tR\n" +
+	"contentUrl\"\xdc\x01\n" +
+	"\x0fScheduleUpdated\x12\x1f\n" +
+	"\vschedule_id\x18\x01 \x01(\tR\n" +
+	"scheduleId\x12\x12\n" +
+	"\x04rule\x18\x02 \x01(\fR\x04rule\x12\x1f\n" +
+	"\btimezone\x18\x03 \x01(\tH\x00R\btimezone\x88\x01\x01\x12\x16\n" +
+	"\x06record\x18\x04 \x01(\fR\x06record\x12$\n" +
+	"\vcontent_url\x18\x05 \x01(\tH\x01R\n" +
+	"contentUrl\x88\x01\x01\x12\x18\n" +
+	"\arequeue\x18\x06 \x01(\bR\arequeueB\v\n" +
+	"\t_timezoneB\x0e\n" +
+	"\f_content_url\"1\n" +
+	"\x0eSchedulePaused\x12\x1f\n" +
+	"\vschedule_id\x18\x01 \x01(\tR\n" +
+	"scheduleId\"2\n" +
+	"\x0fScheduleResumed\x12\x1f\n" +
+	"\vschedule_id\x18\x01 \x01(\tR\n" +
+	"scheduleId\"\xf8\x01\n" +
+	"\x18ScheduleOccurrenceQueued\x12\x1f\n" +
+	"\vschedule_id\x18\x01 \x01(\tR\n" +
+	"scheduleId\x12\x19\n" +
+	"\bdraft_id\x18\x02 \x01(\tR\adraftId\x12\x10\n" +
+	"\x03uri\x18\x03 \x01(\tR\x03uri\x12*\n" +
+	"\x02at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x12\n" +
+	"\x04date\x18\x05 \x01(\tR\x04date\x120\n" +
+	"\x05after\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x05after\x12\x1c\n" +
+	"\tlifecycle\x18\a \x01(\rR\tlifecycle\"4\n" +
+	"\x11ScheduleCompleted\x12\x1f\n" +
+	"\vschedule_id\x18\x01 \x01(\tR\n" +
+	"scheduleId\"L\n" +
+	"\x11ScheduleCancelled\x12\x1f\n" +
+	"\vschedule_id\x18\x01 \x01(\tR\n" +
+	"scheduleId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"J\n" +
+	"\x0fScheduleErrored\x12\x1f\n" +
+	"\vschedule_id\x18\x01 \x01(\tR\n" +
+	"scheduleId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"s\n" +
 	"\x11AccountAuthorized\x12\x10\n" +
 	"\x03did\x18\x01 \x01(\tR\x03did\x121\n" +
 	"\x06method\x18\x02 \x01(\x0e2\x19.alf.events.v1.AuthMethodR\x06method\x12\x19\n" +
@@ -1570,59 +2474,82 @@ func file_alf_events_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_alf_events_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_alf_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_alf_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_alf_events_v1_events_proto_goTypes = []any{
-	(Action)(0),                   // 0: alf.events.v1.Action
-	(AuthMethod)(0),               // 1: alf.events.v1.AuthMethod
-	(*Envelope)(nil),              // 2: alf.events.v1.Envelope
-	(*BatchWrite)(nil),            // 3: alf.events.v1.BatchWrite
-	(*DraftCreated)(nil),          // 4: alf.events.v1.DraftCreated
-	(*DraftUpdated)(nil),          // 5: alf.events.v1.DraftUpdated
-	(*DraftRetried)(nil),          // 6: alf.events.v1.DraftRetried
-	(*DraftScheduled)(nil),        // 7: alf.events.v1.DraftScheduled
-	(*DraftUnscheduled)(nil),      // 8: alf.events.v1.DraftUnscheduled
-	(*DraftCancelled)(nil),        // 9: alf.events.v1.DraftCancelled
-	(*DraftPublishRequested)(nil), // 10: alf.events.v1.DraftPublishRequested
-	(*DraftPublishing)(nil),       // 11: alf.events.v1.DraftPublishing
-	(*DraftPublished)(nil),        // 12: alf.events.v1.DraftPublished
-	(*DraftAttemptFailed)(nil),    // 13: alf.events.v1.DraftAttemptFailed
-	(*DraftFailed)(nil),           // 14: alf.events.v1.DraftFailed
-	(*AccountAuthorized)(nil),     // 15: alf.events.v1.AccountAuthorized
-	(*AccountRevoked)(nil),        // 16: alf.events.v1.AccountRevoked
-	(*DraftDue)(nil),              // 17: alf.events.v1.DraftDue
-	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
+	(Action)(0),                      // 0: alf.events.v1.Action
+	(AuthMethod)(0),                  // 1: alf.events.v1.AuthMethod
+	(*Envelope)(nil),                 // 2: alf.events.v1.Envelope
+	(*BatchWrite)(nil),               // 3: alf.events.v1.BatchWrite
+	(*DraftCreated)(nil),             // 4: alf.events.v1.DraftCreated
+	(*Occurrence)(nil),               // 5: alf.events.v1.Occurrence
+	(*DraftContentFetched)(nil),      // 6: alf.events.v1.DraftContentFetched
+	(*DraftUpdated)(nil),             // 7: alf.events.v1.DraftUpdated
+	(*DraftRetried)(nil),             // 8: alf.events.v1.DraftRetried
+	(*DraftScheduled)(nil),           // 9: alf.events.v1.DraftScheduled
+	(*DraftUnscheduled)(nil),         // 10: alf.events.v1.DraftUnscheduled
+	(*DraftCancelled)(nil),           // 11: alf.events.v1.DraftCancelled
+	(*DraftPublishRequested)(nil),    // 12: alf.events.v1.DraftPublishRequested
+	(*DraftPublishing)(nil),          // 13: alf.events.v1.DraftPublishing
+	(*DraftPublished)(nil),           // 14: alf.events.v1.DraftPublished
+	(*DraftAttemptFailed)(nil),       // 15: alf.events.v1.DraftAttemptFailed
+	(*DraftFailed)(nil),              // 16: alf.events.v1.DraftFailed
+	(*ScheduleCreated)(nil),          // 17: alf.events.v1.ScheduleCreated
+	(*ScheduleUpdated)(nil),          // 18: alf.events.v1.ScheduleUpdated
+	(*SchedulePaused)(nil),           // 19: alf.events.v1.SchedulePaused
+	(*ScheduleResumed)(nil),          // 20: alf.events.v1.ScheduleResumed
+	(*ScheduleOccurrenceQueued)(nil), // 21: alf.events.v1.ScheduleOccurrenceQueued
+	(*ScheduleCompleted)(nil),        // 22: alf.events.v1.ScheduleCompleted
+	(*ScheduleCancelled)(nil),        // 23: alf.events.v1.ScheduleCancelled
+	(*ScheduleErrored)(nil),          // 24: alf.events.v1.ScheduleErrored
+	(*AccountAuthorized)(nil),        // 25: alf.events.v1.AccountAuthorized
+	(*AccountRevoked)(nil),           // 26: alf.events.v1.AccountRevoked
+	(*DraftDue)(nil),                 // 27: alf.events.v1.DraftDue
+	(*timestamppb.Timestamp)(nil),    // 28: google.protobuf.Timestamp
 }
 var file_alf_events_v1_events_proto_depIdxs = []int32{
-	18, // 0: alf.events.v1.Envelope.occurred_at:type_name -> google.protobuf.Timestamp
+	28, // 0: alf.events.v1.Envelope.occurred_at:type_name -> google.protobuf.Timestamp
 	4,  // 1: alf.events.v1.Envelope.draft_created:type_name -> alf.events.v1.DraftCreated
-	7,  // 2: alf.events.v1.Envelope.draft_scheduled:type_name -> alf.events.v1.DraftScheduled
-	8,  // 3: alf.events.v1.Envelope.draft_unscheduled:type_name -> alf.events.v1.DraftUnscheduled
-	9,  // 4: alf.events.v1.Envelope.draft_cancelled:type_name -> alf.events.v1.DraftCancelled
-	10, // 5: alf.events.v1.Envelope.draft_publish_requested:type_name -> alf.events.v1.DraftPublishRequested
-	11, // 6: alf.events.v1.Envelope.draft_publishing:type_name -> alf.events.v1.DraftPublishing
-	12, // 7: alf.events.v1.Envelope.draft_published:type_name -> alf.events.v1.DraftPublished
-	13, // 8: alf.events.v1.Envelope.draft_attempt_failed:type_name -> alf.events.v1.DraftAttemptFailed
-	14, // 9: alf.events.v1.Envelope.draft_failed:type_name -> alf.events.v1.DraftFailed
-	5,  // 10: alf.events.v1.Envelope.draft_updated:type_name -> alf.events.v1.DraftUpdated
-	6,  // 11: alf.events.v1.Envelope.draft_retried:type_name -> alf.events.v1.DraftRetried
-	15, // 12: alf.events.v1.Envelope.account_authorized:type_name -> alf.events.v1.AccountAuthorized
-	16, // 13: alf.events.v1.Envelope.account_revoked:type_name -> alf.events.v1.AccountRevoked
-	0,  // 14: alf.events.v1.BatchWrite.action:type_name -> alf.events.v1.Action
-	0,  // 15: alf.events.v1.DraftCreated.action:type_name -> alf.events.v1.Action
-	18, // 16: alf.events.v1.DraftCreated.scheduled_at:type_name -> google.protobuf.Timestamp
-	3,  // 17: alf.events.v1.DraftCreated.writes:type_name -> alf.events.v1.BatchWrite
-	18, // 18: alf.events.v1.DraftUpdated.scheduled_at:type_name -> google.protobuf.Timestamp
-	18, // 19: alf.events.v1.DraftScheduled.scheduled_at:type_name -> google.protobuf.Timestamp
-	18, // 20: alf.events.v1.DraftPublishing.write_time:type_name -> google.protobuf.Timestamp
-	18, // 21: alf.events.v1.DraftPublished.write_time:type_name -> google.protobuf.Timestamp
-	18, // 22: alf.events.v1.DraftAttemptFailed.retry_at:type_name -> google.protobuf.Timestamp
-	1,  // 23: alf.events.v1.AccountAuthorized.method:type_name -> alf.events.v1.AuthMethod
-	18, // 24: alf.events.v1.DraftDue.due_at:type_name -> google.protobuf.Timestamp
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	9,  // 2: alf.events.v1.Envelope.draft_scheduled:type_name -> alf.events.v1.DraftScheduled
+	10, // 3: alf.events.v1.Envelope.draft_unscheduled:type_name -> alf.events.v1.DraftUnscheduled
+	11, // 4: alf.events.v1.Envelope.draft_cancelled:type_name -> alf.events.v1.DraftCancelled
+	12, // 5: alf.events.v1.Envelope.draft_publish_requested:type_name -> alf.events.v1.DraftPublishRequested
+	13, // 6: alf.events.v1.Envelope.draft_publishing:type_name -> alf.events.v1.DraftPublishing
+	14, // 7: alf.events.v1.Envelope.draft_published:type_name -> alf.events.v1.DraftPublished
+	15, // 8: alf.events.v1.Envelope.draft_attempt_failed:type_name -> alf.events.v1.DraftAttemptFailed
+	16, // 9: alf.events.v1.Envelope.draft_failed:type_name -> alf.events.v1.DraftFailed
+	7,  // 10: alf.events.v1.Envelope.draft_updated:type_name -> alf.events.v1.DraftUpdated
+	8,  // 11: alf.events.v1.Envelope.draft_retried:type_name -> alf.events.v1.DraftRetried
+	6,  // 12: alf.events.v1.Envelope.draft_content_fetched:type_name -> alf.events.v1.DraftContentFetched
+	17, // 13: alf.events.v1.Envelope.schedule_created:type_name -> alf.events.v1.ScheduleCreated
+	18, // 14: alf.events.v1.Envelope.schedule_updated:type_name -> alf.events.v1.ScheduleUpdated
+	19, // 15: alf.events.v1.Envelope.schedule_paused:type_name -> alf.events.v1.SchedulePaused
+	20, // 16: alf.events.v1.Envelope.schedule_resumed:type_name -> alf.events.v1.ScheduleResumed
+	21, // 17: alf.events.v1.Envelope.schedule_occurrence_queued:type_name -> alf.events.v1.ScheduleOccurrenceQueued
+	22, // 18: alf.events.v1.Envelope.schedule_completed:type_name -> alf.events.v1.ScheduleCompleted
+	23, // 19: alf.events.v1.Envelope.schedule_cancelled:type_name -> alf.events.v1.ScheduleCancelled
+	24, // 20: alf.events.v1.Envelope.schedule_errored:type_name -> alf.events.v1.ScheduleErrored
+	25, // 21: alf.events.v1.Envelope.account_authorized:type_name -> alf.events.v1.AccountAuthorized
+	26, // 22: alf.events.v1.Envelope.account_revoked:type_name -> alf.events.v1.AccountRevoked
+	0,  // 23: alf.events.v1.BatchWrite.action:type_name -> alf.events.v1.Action
+	0,  // 24: alf.events.v1.DraftCreated.action:type_name -> alf.events.v1.Action
+	28, // 25: alf.events.v1.DraftCreated.scheduled_at:type_name -> google.protobuf.Timestamp
+	3,  // 26: alf.events.v1.DraftCreated.writes:type_name -> alf.events.v1.BatchWrite
+	5,  // 27: alf.events.v1.DraftCreated.occurrence:type_name -> alf.events.v1.Occurrence
+	28, // 28: alf.events.v1.Occurrence.at:type_name -> google.protobuf.Timestamp
+	28, // 29: alf.events.v1.DraftUpdated.scheduled_at:type_name -> google.protobuf.Timestamp
+	28, // 30: alf.events.v1.DraftScheduled.scheduled_at:type_name -> google.protobuf.Timestamp
+	28, // 31: alf.events.v1.DraftPublishing.write_time:type_name -> google.protobuf.Timestamp
+	28, // 32: alf.events.v1.DraftPublished.write_time:type_name -> google.protobuf.Timestamp
+	28, // 33: alf.events.v1.DraftAttemptFailed.retry_at:type_name -> google.protobuf.Timestamp
+	28, // 34: alf.events.v1.ScheduleOccurrenceQueued.at:type_name -> google.protobuf.Timestamp
+	28, // 35: alf.events.v1.ScheduleOccurrenceQueued.after:type_name -> google.protobuf.Timestamp
+	1,  // 36: alf.events.v1.AccountAuthorized.method:type_name -> alf.events.v1.AuthMethod
+	28, // 37: alf.events.v1.DraftDue.due_at:type_name -> google.protobuf.Timestamp
+	38, // [38:38] is the sub-list for method output_type
+	38, // [38:38] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_alf_events_v1_events_proto_init() }
@@ -1642,16 +2569,26 @@ func file_alf_events_v1_events_proto_init() {
 		(*Envelope_DraftFailed)(nil),
 		(*Envelope_DraftUpdated)(nil),
 		(*Envelope_DraftRetried)(nil),
+		(*Envelope_DraftContentFetched)(nil),
+		(*Envelope_ScheduleCreated)(nil),
+		(*Envelope_ScheduleUpdated)(nil),
+		(*Envelope_SchedulePaused)(nil),
+		(*Envelope_ScheduleResumed)(nil),
+		(*Envelope_ScheduleOccurrenceQueued)(nil),
+		(*Envelope_ScheduleCompleted)(nil),
+		(*Envelope_ScheduleCancelled)(nil),
+		(*Envelope_ScheduleErrored)(nil),
 		(*Envelope_AccountAuthorized)(nil),
 		(*Envelope_AccountRevoked)(nil),
 	}
+	file_alf_events_v1_events_proto_msgTypes[16].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_alf_events_v1_events_proto_rawDesc), len(file_alf_events_v1_events_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   16,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -33,6 +33,21 @@ const (
 // reflection-formatted method names, remove the leading slash and convert the remaining slash to a
 // period.
 const (
+	// ScheduleServiceCreateScheduleProcedure is the fully-qualified name of the ScheduleService's
+	// CreateSchedule RPC.
+	ScheduleServiceCreateScheduleProcedure = "/alf.v1.ScheduleService/CreateSchedule"
+	// ScheduleServiceGetScheduleProcedure is the fully-qualified name of the ScheduleService's
+	// GetSchedule RPC.
+	ScheduleServiceGetScheduleProcedure = "/alf.v1.ScheduleService/GetSchedule"
+	// ScheduleServiceListSchedulesProcedure is the fully-qualified name of the ScheduleService's
+	// ListSchedules RPC.
+	ScheduleServiceListSchedulesProcedure = "/alf.v1.ScheduleService/ListSchedules"
+	// ScheduleServiceUpdateScheduleProcedure is the fully-qualified name of the ScheduleService's
+	// UpdateSchedule RPC.
+	ScheduleServiceUpdateScheduleProcedure = "/alf.v1.ScheduleService/UpdateSchedule"
+	// ScheduleServiceDeleteScheduleProcedure is the fully-qualified name of the ScheduleService's
+	// DeleteSchedule RPC.
+	ScheduleServiceDeleteScheduleProcedure = "/alf.v1.ScheduleService/DeleteSchedule"
 	// ScheduleServicePreviewOccurrencesProcedure is the fully-qualified name of the ScheduleService's
 	// PreviewOccurrences RPC.
 	ScheduleServicePreviewOccurrencesProcedure = "/alf.v1.ScheduleService/PreviewOccurrences"
@@ -43,6 +58,18 @@ const (
 
 // ScheduleServiceClient is a client for the alf.v1.ScheduleService service.
 type ScheduleServiceClient interface {
+	// CreateSchedule starts a schedule and queues its first occurrence.
+	CreateSchedule(context.Context, *connect.Request[v1.CreateScheduleRequest]) (*connect.Response[v1.CreateScheduleResponse], error)
+	// GetSchedule returns one of the caller's schedules.
+	GetSchedule(context.Context, *connect.Request[v1.GetScheduleRequest]) (*connect.Response[v1.GetScheduleResponse], error)
+	// ListSchedules pages through the caller's schedules, newest first.
+	ListSchedules(context.Context, *connect.Request[v1.ListSchedulesRequest]) (*connect.Response[v1.ListSchedulesResponse], error)
+	// UpdateSchedule changes a schedule's rule or content, pauses it or
+	// resumes it. A queued occurrence not yet publishing is requeued with the
+	// new settings.
+	UpdateSchedule(context.Context, *connect.Request[v1.UpdateScheduleRequest]) (*connect.Response[v1.UpdateScheduleResponse], error)
+	// DeleteSchedule cancels a schedule and its queued occurrence.
+	DeleteSchedule(context.Context, *connect.Request[v1.DeleteScheduleRequest]) (*connect.Response[v1.DeleteScheduleResponse], error)
 	// PreviewOccurrences lists the next occurrences of a rule, with their
 	// local times and the exceptions applied.
 	PreviewOccurrences(context.Context, *connect.Request[v1.PreviewOccurrencesRequest]) (*connect.Response[v1.PreviewOccurrencesResponse], error)
@@ -62,6 +89,38 @@ func NewScheduleServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 	baseURL = strings.TrimRight(baseURL, "/")
 	scheduleServiceMethods := v1.File_alf_v1_schedule_proto.Services().ByName("ScheduleService").Methods()
 	return &scheduleServiceClient{
+		createSchedule: connect.NewClient[v1.CreateScheduleRequest, v1.CreateScheduleResponse](
+			httpClient,
+			baseURL+ScheduleServiceCreateScheduleProcedure,
+			connect.WithSchema(scheduleServiceMethods.ByName("CreateSchedule")),
+			connect.WithClientOptions(opts...),
+		),
+		getSchedule: connect.NewClient[v1.GetScheduleRequest, v1.GetScheduleResponse](
+			httpClient,
+			baseURL+ScheduleServiceGetScheduleProcedure,
+			connect.WithSchema(scheduleServiceMethods.ByName("GetSchedule")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		listSchedules: connect.NewClient[v1.ListSchedulesRequest, v1.ListSchedulesResponse](
+			httpClient,
+			baseURL+ScheduleServiceListSchedulesProcedure,
+			connect.WithSchema(scheduleServiceMethods.ByName("ListSchedules")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		updateSchedule: connect.NewClient[v1.UpdateScheduleRequest, v1.UpdateScheduleResponse](
+			httpClient,
+			baseURL+ScheduleServiceUpdateScheduleProcedure,
+			connect.WithSchema(scheduleServiceMethods.ByName("UpdateSchedule")),
+			connect.WithClientOptions(opts...),
+		),
+		deleteSchedule: connect.NewClient[v1.DeleteScheduleRequest, v1.DeleteScheduleResponse](
+			httpClient,
+			baseURL+ScheduleServiceDeleteScheduleProcedure,
+			connect.WithSchema(scheduleServiceMethods.ByName("DeleteSchedule")),
+			connect.WithClientOptions(opts...),
+		),
 		previewOccurrences: connect.NewClient[v1.PreviewOccurrencesRequest, v1.PreviewOccurrencesResponse](
 			httpClient,
 			baseURL+ScheduleServicePreviewOccurrencesProcedure,
@@ -81,8 +140,38 @@ func NewScheduleServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 
 // scheduleServiceClient implements ScheduleServiceClient.
 type scheduleServiceClient struct {
+	createSchedule     *connect.Client[v1.CreateScheduleRequest, v1.CreateScheduleResponse]
+	getSchedule        *connect.Client[v1.GetScheduleRequest, v1.GetScheduleResponse]
+	listSchedules      *connect.Client[v1.ListSchedulesRequest, v1.ListSchedulesResponse]
+	updateSchedule     *connect.Client[v1.UpdateScheduleRequest, v1.UpdateScheduleResponse]
+	deleteSchedule     *connect.Client[v1.DeleteScheduleRequest, v1.DeleteScheduleResponse]
 	previewOccurrences *connect.Client[v1.PreviewOccurrencesRequest, v1.PreviewOccurrencesResponse]
 	parseRule          *connect.Client[v1.ParseRuleRequest, v1.ParseRuleResponse]
+}
+
+// CreateSchedule calls alf.v1.ScheduleService.CreateSchedule.
+func (c *scheduleServiceClient) CreateSchedule(ctx context.Context, req *connect.Request[v1.CreateScheduleRequest]) (*connect.Response[v1.CreateScheduleResponse], error) {
+	return c.createSchedule.CallUnary(ctx, req)
+}
+
+// GetSchedule calls alf.v1.ScheduleService.GetSchedule.
+func (c *scheduleServiceClient) GetSchedule(ctx context.Context, req *connect.Request[v1.GetScheduleRequest]) (*connect.Response[v1.GetScheduleResponse], error) {
+	return c.getSchedule.CallUnary(ctx, req)
+}
+
+// ListSchedules calls alf.v1.ScheduleService.ListSchedules.
+func (c *scheduleServiceClient) ListSchedules(ctx context.Context, req *connect.Request[v1.ListSchedulesRequest]) (*connect.Response[v1.ListSchedulesResponse], error) {
+	return c.listSchedules.CallUnary(ctx, req)
+}
+
+// UpdateSchedule calls alf.v1.ScheduleService.UpdateSchedule.
+func (c *scheduleServiceClient) UpdateSchedule(ctx context.Context, req *connect.Request[v1.UpdateScheduleRequest]) (*connect.Response[v1.UpdateScheduleResponse], error) {
+	return c.updateSchedule.CallUnary(ctx, req)
+}
+
+// DeleteSchedule calls alf.v1.ScheduleService.DeleteSchedule.
+func (c *scheduleServiceClient) DeleteSchedule(ctx context.Context, req *connect.Request[v1.DeleteScheduleRequest]) (*connect.Response[v1.DeleteScheduleResponse], error) {
+	return c.deleteSchedule.CallUnary(ctx, req)
 }
 
 // PreviewOccurrences calls alf.v1.ScheduleService.PreviewOccurrences.
@@ -97,6 +186,18 @@ func (c *scheduleServiceClient) ParseRule(ctx context.Context, req *connect.Requ
 
 // ScheduleServiceHandler is an implementation of the alf.v1.ScheduleService service.
 type ScheduleServiceHandler interface {
+	// CreateSchedule starts a schedule and queues its first occurrence.
+	CreateSchedule(context.Context, *connect.Request[v1.CreateScheduleRequest]) (*connect.Response[v1.CreateScheduleResponse], error)
+	// GetSchedule returns one of the caller's schedules.
+	GetSchedule(context.Context, *connect.Request[v1.GetScheduleRequest]) (*connect.Response[v1.GetScheduleResponse], error)
+	// ListSchedules pages through the caller's schedules, newest first.
+	ListSchedules(context.Context, *connect.Request[v1.ListSchedulesRequest]) (*connect.Response[v1.ListSchedulesResponse], error)
+	// UpdateSchedule changes a schedule's rule or content, pauses it or
+	// resumes it. A queued occurrence not yet publishing is requeued with the
+	// new settings.
+	UpdateSchedule(context.Context, *connect.Request[v1.UpdateScheduleRequest]) (*connect.Response[v1.UpdateScheduleResponse], error)
+	// DeleteSchedule cancels a schedule and its queued occurrence.
+	DeleteSchedule(context.Context, *connect.Request[v1.DeleteScheduleRequest]) (*connect.Response[v1.DeleteScheduleResponse], error)
 	// PreviewOccurrences lists the next occurrences of a rule, with their
 	// local times and the exceptions applied.
 	PreviewOccurrences(context.Context, *connect.Request[v1.PreviewOccurrencesRequest]) (*connect.Response[v1.PreviewOccurrencesResponse], error)
@@ -112,6 +213,38 @@ type ScheduleServiceHandler interface {
 // and JSON codecs. They also support gzip compression.
 func NewScheduleServiceHandler(svc ScheduleServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
 	scheduleServiceMethods := v1.File_alf_v1_schedule_proto.Services().ByName("ScheduleService").Methods()
+	scheduleServiceCreateScheduleHandler := connect.NewUnaryHandler(
+		ScheduleServiceCreateScheduleProcedure,
+		svc.CreateSchedule,
+		connect.WithSchema(scheduleServiceMethods.ByName("CreateSchedule")),
+		connect.WithHandlerOptions(opts...),
+	)
+	scheduleServiceGetScheduleHandler := connect.NewUnaryHandler(
+		ScheduleServiceGetScheduleProcedure,
+		svc.GetSchedule,
+		connect.WithSchema(scheduleServiceMethods.ByName("GetSchedule")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	scheduleServiceListSchedulesHandler := connect.NewUnaryHandler(
+		ScheduleServiceListSchedulesProcedure,
+		svc.ListSchedules,
+		connect.WithSchema(scheduleServiceMethods.ByName("ListSchedules")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	scheduleServiceUpdateScheduleHandler := connect.NewUnaryHandler(
+		ScheduleServiceUpdateScheduleProcedure,
+		svc.UpdateSchedule,
+		connect.WithSchema(scheduleServiceMethods.ByName("UpdateSchedule")),
+		connect.WithHandlerOptions(opts...),
+	)
+	scheduleServiceDeleteScheduleHandler := connect.NewUnaryHandler(
+		ScheduleServiceDeleteScheduleProcedure,
+		svc.DeleteSchedule,
+		connect.WithSchema(scheduleServiceMethods.ByName("DeleteSchedule")),
+		connect.WithHandlerOptions(opts...),
+	)
 	scheduleServicePreviewOccurrencesHandler := connect.NewUnaryHandler(
 		ScheduleServicePreviewOccurrencesProcedure,
 		svc.PreviewOccurrences,
@@ -128,6 +261,16 @@ func NewScheduleServiceHandler(svc ScheduleServiceHandler, opts ...connect.Handl
 	)
 	return "/alf.v1.ScheduleService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
+		case ScheduleServiceCreateScheduleProcedure:
+			scheduleServiceCreateScheduleHandler.ServeHTTP(w, r)
+		case ScheduleServiceGetScheduleProcedure:
+			scheduleServiceGetScheduleHandler.ServeHTTP(w, r)
+		case ScheduleServiceListSchedulesProcedure:
+			scheduleServiceListSchedulesHandler.ServeHTTP(w, r)
+		case ScheduleServiceUpdateScheduleProcedure:
+			scheduleServiceUpdateScheduleHandler.ServeHTTP(w, r)
+		case ScheduleServiceDeleteScheduleProcedure:
+			scheduleServiceDeleteScheduleHandler.ServeHTTP(w, r)
 		case ScheduleServicePreviewOccurrencesProcedure:
 			scheduleServicePreviewOccurrencesHandler.ServeHTTP(w, r)
 		case ScheduleServiceParseRuleProcedure:
@@ -140,6 +283,26 @@ func NewScheduleServiceHandler(svc ScheduleServiceHandler, opts ...connect.Handl
 
 // UnimplementedScheduleServiceHandler returns CodeUnimplemented from all methods.
 type UnimplementedScheduleServiceHandler struct{}
+
+func (UnimplementedScheduleServiceHandler) CreateSchedule(context.Context, *connect.Request[v1.CreateScheduleRequest]) (*connect.Response[v1.CreateScheduleResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("alf.v1.ScheduleService.CreateSchedule is not implemented"))
+}
+
+func (UnimplementedScheduleServiceHandler) GetSchedule(context.Context, *connect.Request[v1.GetScheduleRequest]) (*connect.Response[v1.GetScheduleResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("alf.v1.ScheduleService.GetSchedule is not implemented"))
+}
+
+func (UnimplementedScheduleServiceHandler) ListSchedules(context.Context, *connect.Request[v1.ListSchedulesRequest]) (*connect.Response[v1.ListSchedulesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("alf.v1.ScheduleService.ListSchedules is not implemented"))
+}
+
+func (UnimplementedScheduleServiceHandler) UpdateSchedule(context.Context, *connect.Request[v1.UpdateScheduleRequest]) (*connect.Response[v1.UpdateScheduleResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("alf.v1.ScheduleService.UpdateSchedule is not implemented"))
+}
+
+func (UnimplementedScheduleServiceHandler) DeleteSchedule(context.Context, *connect.Request[v1.DeleteScheduleRequest]) (*connect.Response[v1.DeleteScheduleResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("alf.v1.ScheduleService.DeleteSchedule is not implemented"))
+}
 
 func (UnimplementedScheduleServiceHandler) PreviewOccurrences(context.Context, *connect.Request[v1.PreviewOccurrencesRequest]) (*connect.Response[v1.PreviewOccurrencesResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("alf.v1.ScheduleService.PreviewOccurrences is not implemented"))
