@@ -323,8 +323,32 @@ func (c *Chainer) createDraft(ctx context.Context, s projection.Schedule, p *pro
 	if d, ok := c.cfg.View.Draft(p.DraftID); ok && d.Occurrence != nil && d.Occurrence.ScheduleID == s.ID {
 		return nil // created by another chainer
 	}
+	// Another draft took the key first (another schedule of the account
+	// with an occurrence at the same instant, queued at the same moment):
+	// queue the occurrence again under a free key; the next step creates it.
 	s, _ = c.cfg.View.Schedule(s.ID)
-	return c.errored(ctx, s, "the occurrence's record key was taken by another draft")
+	return c.reslot(ctx, s, p)
+}
+
+// reslot queues the pending occurrence p again under a key no draft uses.
+func (c *Chainer) reslot(ctx context.Context, s projection.Schedule, p *projection.Queued) error {
+	if s.Pending == nil || s.Pending.DraftID != p.DraftID {
+		return nil // the schedule moved on
+	}
+	uri, lifecycle, ok := c.slot(s, p.At)
+	if !ok {
+		return c.errored(ctx, s, "no free record key for the occurrence at "+p.At.UTC().Format(time.RFC3339))
+	}
+	q := &eventsv1.ScheduleOccurrenceQueued{
+		ScheduleId: s.ID,
+		DraftId:    events.DraftID(uri, lifecycle),
+		Uri:        uri,
+		Lifecycle:  lifecycle,
+		At:         timestamppb.New(p.At),
+		Date:       p.Date,
+		After:      timestamppb.New(s.After()),
+	}
+	return c.append(ctx, events.ScheduleSubject(s.DID, s.ID), s.Version, q)
 }
 
 // content is what an occurrence publishes: the override_payload record of

@@ -437,3 +437,54 @@ func (r *rig) waitPending(t *testing.T, id string, prev *projection.Draft) proje
 	t.Fatalf("schedule %s queued nothing new", id)
 	return projection.Draft{}
 }
+
+// Two schedules of one account whose occurrence keys would be the same (a
+// TID of the same instant with the same clock id), queued at the same
+// moment, each get a draft of their own.
+func TestCollidingKeysGetTheirOwnDrafts(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	a, b := collidingIDs(t)
+	for _, id := range []string{a, b} {
+		r.append(events.ScheduleSubject(did, id), 0, &eventsv1.ScheduleCreated{
+			ScheduleId: id, Did: did, Collection: "app.bsky.feed.post", Rule: []byte(daily9), Record: []byte(record),
+		})
+	}
+	var wg sync.WaitGroup
+	for _, id := range []string{a, b, a, b} {
+		wg.Go(func() {
+			if err := r.chainer().Advance(context.Background(), id); err != nil {
+				t.Errorf("Advance %s: %v", id, err)
+			}
+		})
+	}
+	wg.Wait()
+	da, db := r.pending(a), r.pending(b)
+	if da.URI == db.URI || !da.ScheduledAt.Equal(db.ScheduledAt) {
+		t.Fatalf("drafts %s and %s for occurrences %s and %s", da.URI, db.URI, da.ScheduledAt, db.ScheduledAt)
+	}
+	for _, id := range []string{a, b} {
+		if s := r.schedule(id); s.Status != projection.ScheduleActive {
+			t.Fatalf("schedule %s is %s (%s)", id, s.Status, s.Reason)
+		}
+	}
+}
+
+// collidingIDs finds two schedule IDs whose occurrence keys share a clock id.
+func collidingIDs(t *testing.T) (string, string) {
+	t.Helper()
+	seen := map[string]string{}
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	for i := range 100000 {
+		id := fmt.Sprintf("collide-%d", i)
+		rkey := rkeyFor(id, at)
+		if other, ok := seen[rkey]; ok {
+			return other, id
+		}
+		seen[rkey] = id
+	}
+	t.Fatal("no colliding schedule IDs found")
+	return "", ""
+}
+
+func rkeyFor(id string, at time.Time) string { return chain.FirstKey(id, at) }
