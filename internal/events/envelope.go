@@ -83,6 +83,8 @@ func New(actor string, at time.Time, event proto.Message) *eventsv1.Envelope {
 		env.Event = &eventsv1.Envelope_AccountAuthorized{AccountAuthorized: e}
 	case *eventsv1.AccountRevoked:
 		env.Event = &eventsv1.Envelope_AccountRevoked{AccountRevoked: e}
+	case *eventsv1.AccountDeleted:
+		env.Event = &eventsv1.Envelope_AccountDeleted{AccountDeleted: e}
 	default:
 		panic(fmt.Sprintf("events.New: %T is not an event", event))
 	}

@@ -91,6 +91,23 @@ func isWrongLastSequence(err error) bool {
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
 }
 
+// LastOfSubject is the sequence of the newest event on subject (0 when it
+// has none).
+func (s *Store) LastOfSubject(ctx context.Context, subject string) (uint64, error) {
+	st, err := s.js.Stream(ctx, StreamEvents)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", StreamEvents, err)
+	}
+	msg, err := st.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("last event of %s: %w", subject, err)
+	}
+	return msg.Sequence, nil
+}
+
 // LastSeq is the sequence of the newest event in the log (0 when empty).
 func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
 	st, err := s.js.Stream(ctx, StreamEvents)
@@ -170,4 +187,28 @@ func decodeMsg(msg jetstream.Msg) (Event, error) {
 	}
 	ev.Envelope = env
 	return ev, nil
+}
+
+// PurgeAccount removes every event of one account from the log (the
+// subjects of AccountFilters) and its pending DraftDue messages from
+// ALF_DUE. Appends decided on a purged aggregate's version fail with
+// ErrConflict afterwards, so work under way cannot write the account back.
+func (s *Store) PurgeAccount(ctx context.Context, did string) error {
+	st, err := s.js.Stream(ctx, StreamEvents)
+	if err != nil {
+		return fmt.Errorf("purge account: stream %s: %w", StreamEvents, err)
+	}
+	for _, f := range AccountFilters(did) {
+		if err := st.Purge(ctx, jetstream.WithPurgeSubject(f)); err != nil {
+			return fmt.Errorf("purge account events: %w", err)
+		}
+	}
+	due, err := s.js.Stream(ctx, StreamDue)
+	if err != nil {
+		return fmt.Errorf("purge account: stream %s: %w", StreamDue, err)
+	}
+	if err := due.Purge(ctx, jetstream.WithPurgeSubject(DueSubject(did))); err != nil {
+		return fmt.Errorf("purge account due messages: %w", err)
+	}
+	return nil
 }

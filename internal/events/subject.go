@@ -25,6 +25,7 @@ import (
 	"encoding/base32"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Stream, bucket and object-store names.
@@ -35,7 +36,17 @@ const (
 	BucketTriggers  = "alf_triggers"
 	BucketSnapshots = "alf_snapshots"
 	ObjectBlobs     = "alf_blobs"
+	// BucketOAuth holds alf's OAuth client key (sealed), shared by every
+	// gateway of a deployment.
+	BucketOAuth = "alf_oauth"
+	// BucketOAuthRequests holds pending OAuth authorization requests
+	// (sealed), kept for OAuthRequestTTL.
+	BucketOAuthRequests = "alf_oauth_requests"
 )
+
+// OAuthRequestTTL is how long a pending OAuth authorization request lives:
+// the time a user has to sign in and approve alf.
+const OAuthRequestTTL = 10 * time.Minute
 
 // Subject prefixes.
 const (
@@ -77,6 +88,12 @@ const (
 	DraftsFilter    = eventsPrefix + "draft.>"
 	SchedulesFilter = eventsPrefix + "schedule.>"
 )
+
+// DeletedSubject is the subject of an account's tombstone (AccountDeleted):
+// outside AccountFilters, so purging the account leaves it.
+func DeletedSubject(did string) string {
+	return eventsPrefix + "deleted." + AccountToken(did)
+}
 
 // IsScheduleSubject reports whether subject is a schedule's.
 func IsScheduleSubject(subject string) bool {

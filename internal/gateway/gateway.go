@@ -28,9 +28,11 @@ import (
 	"github.com/latency-fabric/alf/internal/projection"
 )
 
-// AppPasswords connects accounts with app passwords (pds.Sessions does).
+// AppPasswords connects accounts with app passwords, and forgets them
+// (pds.Sessions does).
 type AppPasswords interface {
 	ConnectAppPassword(ctx context.Context, did syntax.DID, identifier, appPassword string) (host string, err error)
+	Delete(ctx context.Context, did syntax.DID) error
 }
 
 // Config wires a Gateway.
@@ -124,6 +126,7 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("POST /triggers/{key}", g.fireTrigger)
 	mux.HandleFunc("POST /blob", g.serveBlob)
 	mux.HandleFunc("GET /oauth/status", g.oauthStatus)
+	mux.HandleFunc("DELETE /account", g.serveDeleteAccount)
 	mux.HandleFunc("GET /xrpc/_health", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"version":"1.0.0","service":"alf"}`))

@@ -34,6 +34,7 @@ type gateway struct {
 	base       string
 	alice, bob *authtest.Identity
 	node       *node.Node
+	opts       node.Options // what the node was started with
 }
 
 func startGateway(t *testing.T) *gateway {
@@ -71,6 +72,7 @@ func startTuned(t *testing.T, roles node.Roles, tune func(*node.Options)) *gatew
 	t.Cleanup(n.Stop)
 	g.base = "http://" + n.Addr()
 	g.node = n
+	g.opts = opts
 	return g
 }
 

@@ -102,6 +102,24 @@ func (t *Triggers) URL(ctx context.Context, hash string) string {
 
 var errNoTrigger = errors.New("trigger key not found")
 
+// Forget removes triggers (an account's, when it is deleted), history
+// included.
+func (t *Triggers) Forget(ctx context.Context, hashes []string) error {
+	var errs []error
+	for _, h := range hashes {
+		t.mu.Lock()
+		delete(t.urls, h)
+		t.mu.Unlock()
+		if err := t.kv.Purge(ctx, h); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("forget triggers: %w", err)
+	}
+	return nil
+}
+
 // newTrigger makes the trigger of a draft being created; its hash goes in
 // DraftCreated.
 func (g *Gateway) newTrigger(ctx context.Context, draftID string, did syntax.DID) (string, error) {

@@ -145,4 +145,3 @@ func countEvents(t *testing.T, store *events.Store, typ string) int {
 	}
 	return n
 }
-

@@ -129,10 +129,11 @@ func (s *Sessions) Has(ctx context.Context, did syntax.DID) (bool, error) {
 	return true, nil
 }
 
-// Delete forgets did's session (account disconnect or wipe). Deleting a
-// missing session is not an error.
+// Delete forgets did's session (account disconnect or wipe), purging it
+// from the bucket, history included. Deleting a missing session is not an
+// error.
 func (s *Sessions) Delete(ctx context.Context, did syntax.DID) error {
-	if err := s.kv.Delete(ctx, SessionKey(did)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+	if err := s.kv.Purge(ctx, SessionKey(did)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("delete session of %s: %w", did, err)
 	}
 	return nil

@@ -90,6 +90,9 @@ func (v *View) apply(ev events.Event) (Draft, bool) {
 	case *eventsv1.Envelope_AccountRevoked:
 		v.applyAccount(e.AccountRevoked.GetDid(), ev)
 		return Draft{}, false
+	case *eventsv1.Envelope_AccountDeleted:
+		v.dropAccount(e.AccountDeleted.GetAccountToken())
+		return Draft{}, false
 	}
 	if id := events.ScheduleIDOf(env); id != "" {
 		v.applySchedule(id, ev)
@@ -141,6 +144,45 @@ func (v *View) applySchedule(id string, ev events.Event) {
 		}
 		ids[id] = struct{}{}
 	}
+}
+
+// dropAccount forgets everything of the account whose subject token is
+// token: its drafts, schedules, authorization and write spends.
+func (v *View) dropAccount(token string) {
+	for did := range v.dids() {
+		if events.AccountToken(did) != token {
+			continue
+		}
+		for id := range v.byAccount[did] {
+			if cur, ok := v.current[v.drafts[id].URI]; ok && cur == id {
+				delete(v.current, v.drafts[id].URI)
+			}
+			delete(v.drafts, id)
+		}
+		for id := range v.schedulesByDID[did] {
+			delete(v.schedules, id)
+		}
+		delete(v.byAccount, did)
+		delete(v.schedulesByDID, did)
+		delete(v.draftsSeq, did)
+		delete(v.spends, did)
+		delete(v.accounts, did)
+	}
+}
+
+// dids is every account the view holds anything of.
+func (v *View) dids() map[string]struct{} {
+	out := make(map[string]struct{}, len(v.accounts)+len(v.byAccount))
+	for did := range v.byAccount {
+		out[did] = struct{}{}
+	}
+	for did := range v.schedulesByDID {
+		out[did] = struct{}{}
+	}
+	for did := range v.accounts {
+		out[did] = struct{}{}
+	}
+	return out
 }
 
 func (v *View) applyAccount(did string, ev events.Event) {
@@ -361,4 +403,17 @@ func parseCursor(s string) (*cursor, error) {
 		return nil, ErrBadCursor
 	}
 	return &cursor{at: time.Unix(0, n).UTC(), id: id}, nil
+}
+
+// TriggerHashes returns the trigger hashes of every draft of an account.
+func (v *View) TriggerHashes(did string) []string {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	var out []string
+	for id := range v.byAccount[did] {
+		if h := v.drafts[id].TriggerHash; h != "" {
+			out = append(out, h)
+		}
+	}
+	return out
 }

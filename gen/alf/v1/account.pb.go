@@ -337,6 +337,86 @@ func (x *GetAuthorizationResponse) GetAuthorization() *Authorization {
 	return nil
 }
 
+type DeleteAccountRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAccountRequest) Reset() {
+	*x = DeleteAccountRequest{}
+	mi := &file_alf_v1_account_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAccountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAccountRequest) ProtoMessage() {}
+
+func (x *DeleteAccountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_v1_account_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAccountRequest.ProtoReflect.Descriptor instead.
+func (*DeleteAccountRequest) Descriptor() ([]byte, []int) {
+	return file_alf_v1_account_proto_rawDescGZIP(), []int{5}
+}
+
+type DeleteAccountResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deleted       bool                   `protobuf:"varint,1,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAccountResponse) Reset() {
+	*x = DeleteAccountResponse{}
+	mi := &file_alf_v1_account_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAccountResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAccountResponse) ProtoMessage() {}
+
+func (x *DeleteAccountResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_v1_account_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAccountResponse.ProtoReflect.Descriptor instead.
+func (*DeleteAccountResponse) Descriptor() ([]byte, []int) {
+	return file_alf_v1_account_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *DeleteAccountResponse) GetDeleted() bool {
+	if x != nil {
+		return x.Deleted
+	}
+	return false
+}
+
 var File_alf_v1_account_proto protoreflect.FileDescriptor
 
 const file_alf_v1_account_proto_rawDesc = "" +
@@ -360,15 +440,19 @@ const file_alf_v1_account_proto_rawDesc = "" +
 	"\rauthorization\x18\x01 \x01(\v2\x15.alf.v1.AuthorizationR\rauthorization\"\x19\n" +
 	"\x17GetAuthorizationRequest\"W\n" +
 	"\x18GetAuthorizationResponse\x12;\n" +
-	"\rauthorization\x18\x01 \x01(\v2\x15.alf.v1.AuthorizationR\rauthorization*^\n" +
+	"\rauthorization\x18\x01 \x01(\v2\x15.alf.v1.AuthorizationR\rauthorization\"\x16\n" +
+	"\x14DeleteAccountRequest\"1\n" +
+	"\x15DeleteAccountResponse\x12\x18\n" +
+	"\adeleted\x18\x01 \x01(\bR\adeleted*^\n" +
 	"\n" +
 	"AuthMethod\x12\x1b\n" +
 	"\x17AUTH_METHOD_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18AUTH_METHOD_APP_PASSWORD\x10\x01\x12\x15\n" +
-	"\x11AUTH_METHOD_OAUTH\x10\x022\xc9\x01\n" +
+	"\x11AUTH_METHOD_OAUTH\x10\x022\x97\x02\n" +
 	"\x0eAccountService\x12[\n" +
 	"\x12ConnectAppPassword\x12!.alf.v1.ConnectAppPasswordRequest\x1a\".alf.v1.ConnectAppPasswordResponse\x12Z\n" +
-	"\x10GetAuthorization\x12\x1f.alf.v1.GetAuthorizationRequest\x1a .alf.v1.GetAuthorizationResponse\"\x03\x90\x02\x01B\x83\x01\n" +
+	"\x10GetAuthorization\x12\x1f.alf.v1.GetAuthorizationRequest\x1a .alf.v1.GetAuthorizationResponse\"\x03\x90\x02\x01\x12L\n" +
+	"\rDeleteAccount\x12\x1c.alf.v1.DeleteAccountRequest\x1a\x1d.alf.v1.DeleteAccountResponseB\x83\x01\n" +
 	"\n" +
 	"com.alf.v1B\fAccountProtoP\x01Z.github.com/latency-fabric/alf/gen/alf/v1;alfv1\xa2\x02\x03AXX\xaa\x02\x06Alf.V1\xca\x02\x06Alf\\V1\xe2\x02\x12Alf\\V1\\GPBMetadata\xea\x02\aAlf::V1b\x06proto3"
 
@@ -385,7 +469,7 @@ func file_alf_v1_account_proto_rawDescGZIP() []byte {
 }
 
 var file_alf_v1_account_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_alf_v1_account_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_alf_v1_account_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_alf_v1_account_proto_goTypes = []any{
 	(AuthMethod)(0),                    // 0: alf.v1.AuthMethod
 	(*Authorization)(nil),              // 1: alf.v1.Authorization
@@ -393,19 +477,23 @@ var file_alf_v1_account_proto_goTypes = []any{
 	(*ConnectAppPasswordResponse)(nil), // 3: alf.v1.ConnectAppPasswordResponse
 	(*GetAuthorizationRequest)(nil),    // 4: alf.v1.GetAuthorizationRequest
 	(*GetAuthorizationResponse)(nil),   // 5: alf.v1.GetAuthorizationResponse
-	(*timestamppb.Timestamp)(nil),      // 6: google.protobuf.Timestamp
+	(*DeleteAccountRequest)(nil),       // 6: alf.v1.DeleteAccountRequest
+	(*DeleteAccountResponse)(nil),      // 7: alf.v1.DeleteAccountResponse
+	(*timestamppb.Timestamp)(nil),      // 8: google.protobuf.Timestamp
 }
 var file_alf_v1_account_proto_depIdxs = []int32{
 	0, // 0: alf.v1.Authorization.method:type_name -> alf.v1.AuthMethod
-	6, // 1: alf.v1.Authorization.authorized_at:type_name -> google.protobuf.Timestamp
+	8, // 1: alf.v1.Authorization.authorized_at:type_name -> google.protobuf.Timestamp
 	1, // 2: alf.v1.ConnectAppPasswordResponse.authorization:type_name -> alf.v1.Authorization
 	1, // 3: alf.v1.GetAuthorizationResponse.authorization:type_name -> alf.v1.Authorization
 	2, // 4: alf.v1.AccountService.ConnectAppPassword:input_type -> alf.v1.ConnectAppPasswordRequest
 	4, // 5: alf.v1.AccountService.GetAuthorization:input_type -> alf.v1.GetAuthorizationRequest
-	3, // 6: alf.v1.AccountService.ConnectAppPassword:output_type -> alf.v1.ConnectAppPasswordResponse
-	5, // 7: alf.v1.AccountService.GetAuthorization:output_type -> alf.v1.GetAuthorizationResponse
-	6, // [6:8] is the sub-list for method output_type
-	4, // [4:6] is the sub-list for method input_type
+	6, // 6: alf.v1.AccountService.DeleteAccount:input_type -> alf.v1.DeleteAccountRequest
+	3, // 7: alf.v1.AccountService.ConnectAppPassword:output_type -> alf.v1.ConnectAppPasswordResponse
+	5, // 8: alf.v1.AccountService.GetAuthorization:output_type -> alf.v1.GetAuthorizationResponse
+	7, // 9: alf.v1.AccountService.DeleteAccount:output_type -> alf.v1.DeleteAccountResponse
+	7, // [7:10] is the sub-list for method output_type
+	4, // [4:7] is the sub-list for method input_type
 	4, // [4:4] is the sub-list for extension type_name
 	4, // [4:4] is the sub-list for extension extendee
 	0, // [0:4] is the sub-list for field type_name
@@ -422,7 +510,7 @@ func file_alf_v1_account_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_alf_v1_account_proto_rawDesc), len(file_alf_v1_account_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   5,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

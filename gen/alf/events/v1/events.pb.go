@@ -169,6 +169,7 @@ type Envelope struct {
 	//	*Envelope_ScheduleErrored
 	//	*Envelope_AccountAuthorized
 	//	*Envelope_AccountRevoked
+	//	*Envelope_AccountDeleted
 	Event         isEnvelope_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -430,6 +431,15 @@ func (x *Envelope) GetAccountRevoked() *AccountRevoked {
 	return nil
 }
 
+func (x *Envelope) GetAccountDeleted() *AccountDeleted {
+	if x != nil {
+		if x, ok := x.Event.(*Envelope_AccountDeleted); ok {
+			return x.AccountDeleted
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Event interface {
 	isEnvelope_Event()
 }
@@ -522,6 +532,10 @@ type Envelope_AccountRevoked struct {
 	AccountRevoked *AccountRevoked `protobuf:"bytes,41,opt,name=account_revoked,json=accountRevoked,proto3,oneof"`
 }
 
+type Envelope_AccountDeleted struct {
+	AccountDeleted *AccountDeleted `protobuf:"bytes,42,opt,name=account_deleted,json=accountDeleted,proto3,oneof"`
+}
+
 func (*Envelope_DraftCreated) isEnvelope_Event() {}
 
 func (*Envelope_DraftScheduled) isEnvelope_Event() {}
@@ -565,6 +579,8 @@ func (*Envelope_ScheduleErrored) isEnvelope_Event() {}
 func (*Envelope_AccountAuthorized) isEnvelope_Event() {}
 
 func (*Envelope_AccountRevoked) isEnvelope_Event() {}
+
+func (*Envelope_AccountDeleted) isEnvelope_Event() {}
 
 // BatchWrite is one write of a batch draft.
 type BatchWrite struct {
@@ -2197,6 +2213,55 @@ func (x *AccountRevoked) GetReason() string {
 	return ""
 }
 
+// AccountDeleted is the tombstone of an account whose data alf removed
+// (DELETE /account): every process drops what it holds of the account,
+// then the account's events are purged from the log. It names the account
+// only by its subject token (a hash of the DID), so the log keeps nothing
+// of who it was.
+type AccountDeleted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AccountToken  string                 `protobuf:"bytes,1,opt,name=account_token,json=accountToken,proto3" json:"account_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AccountDeleted) Reset() {
+	*x = AccountDeleted{}
+	mi := &file_alf_events_v1_events_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AccountDeleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AccountDeleted) ProtoMessage() {}
+
+func (x *AccountDeleted) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_events_v1_events_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AccountDeleted.ProtoReflect.Descriptor instead.
+func (*AccountDeleted) Descriptor() ([]byte, []int) {
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *AccountDeleted) GetAccountToken() string {
+	if x != nil {
+		return x.AccountToken
+	}
+	return ""
+}
+
 // DraftDue is the timer's message on the work-queue stream ALF_DUE (not part
 // of ALF_EVENTS): the draft at this version is due. Its Nats-Msg-Id is
 // "<draft_id>:<version>", so timers running side by side emit it once.
@@ -2213,7 +2278,7 @@ type DraftDue struct {
 
 func (x *DraftDue) Reset() {
 	*x = DraftDue{}
-	mi := &file_alf_events_v1_events_proto_msgTypes[25]
+	mi := &file_alf_events_v1_events_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2225,7 +2290,7 @@ func (x *DraftDue) String() string {
 func (*DraftDue) ProtoMessage() {}
 
 func (x *DraftDue) ProtoReflect() protoreflect.Message {
-	mi := &file_alf_events_v1_events_proto_msgTypes[25]
+	mi := &file_alf_events_v1_events_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2238,7 +2303,7 @@ func (x *DraftDue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DraftDue.ProtoReflect.Descriptor instead.
 func (*DraftDue) Descriptor() ([]byte, []int) {
-	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{25}
+	return file_alf_events_v1_events_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DraftDue) GetDraftId() string {
@@ -2273,7 +2338,7 @@ var File_alf_events_v1_events_proto protoreflect.FileDescriptor
 
 const file_alf_events_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x1aalf/events/v1/events.proto\x12\ralf.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb9\x0e\n" +
+	"\x1aalf/events/v1/events.proto\x12\ralf.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x83\x0f\n" +
 	"\bEnvelope\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12;\n" +
 	"\voccurred_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -2301,7 +2366,8 @@ const file_alf_events_v1_events_proto_rawDesc = "" +
 	"\x12schedule_cancelled\x18$ \x01(\v2 .alf.events.v1.ScheduleCancelledH\x00R\x11scheduleCancelled\x12K\n" +
 	"\x10schedule_errored\x18% \x01(\v2\x1e.alf.events.v1.ScheduleErroredH\x00R\x0fscheduleErrored\x12Q\n" +
 	"\x12account_authorized\x18( \x01(\v2 .alf.events.v1.AccountAuthorizedH\x00R\x11accountAuthorized\x12H\n" +
-	"\x0faccount_revoked\x18) \x01(\v2\x1d.alf.events.v1.AccountRevokedH\x00R\x0eaccountRevokedB\a\n" +
+	"\x0faccount_revoked\x18) \x01(\v2\x1d.alf.events.v1.AccountRevokedH\x00R\x0eaccountRevoked\x12H\n" +
+	"\x0faccount_deleted\x18* \x01(\v2\x1d.alf.events.v1.AccountDeletedH\x00R\x0eaccountDeletedB\a\n" +
 	"\x05event\"\x99\x01\n" +
 	"\n" +
 	"BatchWrite\x12-\n" +
@@ -2441,7 +2507,9 @@ const file_alf_events_v1_events_proto_rawDesc = "" +
 	"\bpds_host\x18\x03 \x01(\tR\apdsHost\":\n" +
 	"\x0eAccountRevoked\x12\x10\n" +
 	"\x03did\x18\x01 \x01(\tR\x03did\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x84\x01\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"5\n" +
+	"\x0eAccountDeleted\x12#\n" +
+	"\raccount_token\x18\x01 \x01(\tR\faccountToken\"\x84\x01\n" +
 	"\bDraftDue\x12\x19\n" +
 	"\bdraft_id\x18\x01 \x01(\tR\adraftId\x12\x10\n" +
 	"\x03did\x18\x02 \x01(\tR\x03did\x12\x18\n" +
@@ -2474,7 +2542,7 @@ func file_alf_events_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_alf_events_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_alf_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_alf_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_alf_events_v1_events_proto_goTypes = []any{
 	(Action)(0),                      // 0: alf.events.v1.Action
 	(AuthMethod)(0),                  // 1: alf.events.v1.AuthMethod
@@ -2503,11 +2571,12 @@ var file_alf_events_v1_events_proto_goTypes = []any{
 	(*ScheduleErrored)(nil),          // 24: alf.events.v1.ScheduleErrored
 	(*AccountAuthorized)(nil),        // 25: alf.events.v1.AccountAuthorized
 	(*AccountRevoked)(nil),           // 26: alf.events.v1.AccountRevoked
-	(*DraftDue)(nil),                 // 27: alf.events.v1.DraftDue
-	(*timestamppb.Timestamp)(nil),    // 28: google.protobuf.Timestamp
+	(*AccountDeleted)(nil),           // 27: alf.events.v1.AccountDeleted
+	(*DraftDue)(nil),                 // 28: alf.events.v1.DraftDue
+	(*timestamppb.Timestamp)(nil),    // 29: google.protobuf.Timestamp
 }
 var file_alf_events_v1_events_proto_depIdxs = []int32{
-	28, // 0: alf.events.v1.Envelope.occurred_at:type_name -> google.protobuf.Timestamp
+	29, // 0: alf.events.v1.Envelope.occurred_at:type_name -> google.protobuf.Timestamp
 	4,  // 1: alf.events.v1.Envelope.draft_created:type_name -> alf.events.v1.DraftCreated
 	9,  // 2: alf.events.v1.Envelope.draft_scheduled:type_name -> alf.events.v1.DraftScheduled
 	10, // 3: alf.events.v1.Envelope.draft_unscheduled:type_name -> alf.events.v1.DraftUnscheduled
@@ -2530,26 +2599,27 @@ var file_alf_events_v1_events_proto_depIdxs = []int32{
 	24, // 20: alf.events.v1.Envelope.schedule_errored:type_name -> alf.events.v1.ScheduleErrored
 	25, // 21: alf.events.v1.Envelope.account_authorized:type_name -> alf.events.v1.AccountAuthorized
 	26, // 22: alf.events.v1.Envelope.account_revoked:type_name -> alf.events.v1.AccountRevoked
-	0,  // 23: alf.events.v1.BatchWrite.action:type_name -> alf.events.v1.Action
-	0,  // 24: alf.events.v1.DraftCreated.action:type_name -> alf.events.v1.Action
-	28, // 25: alf.events.v1.DraftCreated.scheduled_at:type_name -> google.protobuf.Timestamp
-	3,  // 26: alf.events.v1.DraftCreated.writes:type_name -> alf.events.v1.BatchWrite
-	5,  // 27: alf.events.v1.DraftCreated.occurrence:type_name -> alf.events.v1.Occurrence
-	28, // 28: alf.events.v1.Occurrence.at:type_name -> google.protobuf.Timestamp
-	28, // 29: alf.events.v1.DraftUpdated.scheduled_at:type_name -> google.protobuf.Timestamp
-	28, // 30: alf.events.v1.DraftScheduled.scheduled_at:type_name -> google.protobuf.Timestamp
-	28, // 31: alf.events.v1.DraftPublishing.write_time:type_name -> google.protobuf.Timestamp
-	28, // 32: alf.events.v1.DraftPublished.write_time:type_name -> google.protobuf.Timestamp
-	28, // 33: alf.events.v1.DraftAttemptFailed.retry_at:type_name -> google.protobuf.Timestamp
-	28, // 34: alf.events.v1.ScheduleOccurrenceQueued.at:type_name -> google.protobuf.Timestamp
-	28, // 35: alf.events.v1.ScheduleOccurrenceQueued.after:type_name -> google.protobuf.Timestamp
-	1,  // 36: alf.events.v1.AccountAuthorized.method:type_name -> alf.events.v1.AuthMethod
-	28, // 37: alf.events.v1.DraftDue.due_at:type_name -> google.protobuf.Timestamp
-	38, // [38:38] is the sub-list for method output_type
-	38, // [38:38] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	27, // 23: alf.events.v1.Envelope.account_deleted:type_name -> alf.events.v1.AccountDeleted
+	0,  // 24: alf.events.v1.BatchWrite.action:type_name -> alf.events.v1.Action
+	0,  // 25: alf.events.v1.DraftCreated.action:type_name -> alf.events.v1.Action
+	29, // 26: alf.events.v1.DraftCreated.scheduled_at:type_name -> google.protobuf.Timestamp
+	3,  // 27: alf.events.v1.DraftCreated.writes:type_name -> alf.events.v1.BatchWrite
+	5,  // 28: alf.events.v1.DraftCreated.occurrence:type_name -> alf.events.v1.Occurrence
+	29, // 29: alf.events.v1.Occurrence.at:type_name -> google.protobuf.Timestamp
+	29, // 30: alf.events.v1.DraftUpdated.scheduled_at:type_name -> google.protobuf.Timestamp
+	29, // 31: alf.events.v1.DraftScheduled.scheduled_at:type_name -> google.protobuf.Timestamp
+	29, // 32: alf.events.v1.DraftPublishing.write_time:type_name -> google.protobuf.Timestamp
+	29, // 33: alf.events.v1.DraftPublished.write_time:type_name -> google.protobuf.Timestamp
+	29, // 34: alf.events.v1.DraftAttemptFailed.retry_at:type_name -> google.protobuf.Timestamp
+	29, // 35: alf.events.v1.ScheduleOccurrenceQueued.at:type_name -> google.protobuf.Timestamp
+	29, // 36: alf.events.v1.ScheduleOccurrenceQueued.after:type_name -> google.protobuf.Timestamp
+	1,  // 37: alf.events.v1.AccountAuthorized.method:type_name -> alf.events.v1.AuthMethod
+	29, // 38: alf.events.v1.DraftDue.due_at:type_name -> google.protobuf.Timestamp
+	39, // [39:39] is the sub-list for method output_type
+	39, // [39:39] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_alf_events_v1_events_proto_init() }
@@ -2580,6 +2650,7 @@ func file_alf_events_v1_events_proto_init() {
 		(*Envelope_ScheduleErrored)(nil),
 		(*Envelope_AccountAuthorized)(nil),
 		(*Envelope_AccountRevoked)(nil),
+		(*Envelope_AccountDeleted)(nil),
 	}
 	file_alf_events_v1_events_proto_msgTypes[16].OneofWrappers = []any{}
 	type x struct{}
@@ -2588,7 +2659,7 @@ func file_alf_events_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_alf_events_v1_events_proto_rawDesc), len(file_alf_events_v1_events_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   26,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -39,6 +39,9 @@ const (
 	// AccountServiceGetAuthorizationProcedure is the fully-qualified name of the AccountService's
 	// GetAuthorization RPC.
 	AccountServiceGetAuthorizationProcedure = "/alf.v1.AccountService/GetAuthorization"
+	// AccountServiceDeleteAccountProcedure is the fully-qualified name of the AccountService's
+	// DeleteAccount RPC.
+	AccountServiceDeleteAccountProcedure = "/alf.v1.AccountService/DeleteAccount"
 )
 
 // AccountServiceClient is a client for the alf.v1.AccountService service.
@@ -49,6 +52,10 @@ type AccountServiceClient interface {
 	ConnectAppPassword(context.Context, *connect.Request[v1.ConnectAppPasswordRequest]) (*connect.Response[v1.ConnectAppPasswordResponse], error)
 	// GetAuthorization reports whether alf can write to the caller's repo.
 	GetAuthorization(context.Context, *connect.Request[v1.GetAuthorizationRequest]) (*connect.Response[v1.GetAuthorizationResponse], error)
+	// DeleteAccount cancels the caller's pending work and removes everything
+	// alf holds about them: their events, drafts, schedules, blobs, sessions,
+	// API keys and triggers, in every running process.
+	DeleteAccount(context.Context, *connect.Request[v1.DeleteAccountRequest]) (*connect.Response[v1.DeleteAccountResponse], error)
 }
 
 // NewAccountServiceClient constructs a client for the alf.v1.AccountService service. By default, it
@@ -75,6 +82,12 @@ func NewAccountServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		deleteAccount: connect.NewClient[v1.DeleteAccountRequest, v1.DeleteAccountResponse](
+			httpClient,
+			baseURL+AccountServiceDeleteAccountProcedure,
+			connect.WithSchema(accountServiceMethods.ByName("DeleteAccount")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -82,6 +95,7 @@ func NewAccountServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 type accountServiceClient struct {
 	connectAppPassword *connect.Client[v1.ConnectAppPasswordRequest, v1.ConnectAppPasswordResponse]
 	getAuthorization   *connect.Client[v1.GetAuthorizationRequest, v1.GetAuthorizationResponse]
+	deleteAccount      *connect.Client[v1.DeleteAccountRequest, v1.DeleteAccountResponse]
 }
 
 // ConnectAppPassword calls alf.v1.AccountService.ConnectAppPassword.
@@ -94,6 +108,11 @@ func (c *accountServiceClient) GetAuthorization(ctx context.Context, req *connec
 	return c.getAuthorization.CallUnary(ctx, req)
 }
 
+// DeleteAccount calls alf.v1.AccountService.DeleteAccount.
+func (c *accountServiceClient) DeleteAccount(ctx context.Context, req *connect.Request[v1.DeleteAccountRequest]) (*connect.Response[v1.DeleteAccountResponse], error) {
+	return c.deleteAccount.CallUnary(ctx, req)
+}
+
 // AccountServiceHandler is an implementation of the alf.v1.AccountService service.
 type AccountServiceHandler interface {
 	// ConnectAppPassword logs in to the caller's PDS with an app password and
@@ -102,6 +121,10 @@ type AccountServiceHandler interface {
 	ConnectAppPassword(context.Context, *connect.Request[v1.ConnectAppPasswordRequest]) (*connect.Response[v1.ConnectAppPasswordResponse], error)
 	// GetAuthorization reports whether alf can write to the caller's repo.
 	GetAuthorization(context.Context, *connect.Request[v1.GetAuthorizationRequest]) (*connect.Response[v1.GetAuthorizationResponse], error)
+	// DeleteAccount cancels the caller's pending work and removes everything
+	// alf holds about them: their events, drafts, schedules, blobs, sessions,
+	// API keys and triggers, in every running process.
+	DeleteAccount(context.Context, *connect.Request[v1.DeleteAccountRequest]) (*connect.Response[v1.DeleteAccountResponse], error)
 }
 
 // NewAccountServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -124,12 +147,20 @@ func NewAccountServiceHandler(svc AccountServiceHandler, opts ...connect.Handler
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	accountServiceDeleteAccountHandler := connect.NewUnaryHandler(
+		AccountServiceDeleteAccountProcedure,
+		svc.DeleteAccount,
+		connect.WithSchema(accountServiceMethods.ByName("DeleteAccount")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/alf.v1.AccountService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AccountServiceConnectAppPasswordProcedure:
 			accountServiceConnectAppPasswordHandler.ServeHTTP(w, r)
 		case AccountServiceGetAuthorizationProcedure:
 			accountServiceGetAuthorizationHandler.ServeHTTP(w, r)
+		case AccountServiceDeleteAccountProcedure:
+			accountServiceDeleteAccountHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -145,4 +176,8 @@ func (UnimplementedAccountServiceHandler) ConnectAppPassword(context.Context, *c
 
 func (UnimplementedAccountServiceHandler) GetAuthorization(context.Context, *connect.Request[v1.GetAuthorizationRequest]) (*connect.Response[v1.GetAuthorizationResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("alf.v1.AccountService.GetAuthorization is not implemented"))
+}
+
+func (UnimplementedAccountServiceHandler) DeleteAccount(context.Context, *connect.Request[v1.DeleteAccountRequest]) (*connect.Response[v1.DeleteAccountResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("alf.v1.AccountService.DeleteAccount is not implemented"))
 }
