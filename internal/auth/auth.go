@@ -63,6 +63,14 @@ type Verifier struct {
 	audience  string
 	validator *indigoauth.ServiceAuthValidator
 	cache     *tokenCache
+	keys      *APIKeys // nil: API keys are refused
+}
+
+// WithAPIKeys makes v accept alf API keys (Bearer alf_…) from keys too, and
+// returns v.
+func (v *Verifier) WithAPIKeys(keys *APIKeys) *Verifier {
+	v.keys = keys
+	return v
 }
 
 // NewVerifier returns a Verifier accepting tokens whose aud is audience,
@@ -99,6 +107,9 @@ func (v *Verifier) Verify(ctx context.Context, authorization string, lxm string)
 	if err != nil {
 		return "", err
 	}
+	if strings.HasPrefix(token, APIKeyPrefix) {
+		return v.verifyAPIKey(ctx, token, lxm)
+	}
 	key := sha256.Sum256([]byte(token))
 	if e, ok := v.cache.get(key); ok {
 		if e.lxm != lxm {
@@ -120,6 +131,17 @@ func (v *Verifier) Verify(ctx context.Context, authorization string, lxm string)
 	}
 	v.cache.put(key, cacheEntry{did: did, lxm: lxm, exp: c.ExpiresAt.Time})
 	return did, nil
+}
+
+// verifyAPIKey checks an alf API key for a call of lxm.
+func (v *Verifier) verifyAPIKey(ctx context.Context, secret, lxm string) (syntax.DID, error) {
+	if v.keys == nil {
+		return "", refuse("API keys are not accepted here")
+	}
+	if keyManagement[lxm] {
+		return "", refuse("an API key cannot manage API keys, connect the account or delete it; use a service-auth token")
+	}
+	return v.keys.lookup(ctx, secret)
 }
 
 // bearerToken extracts the token from "Bearer <token>".

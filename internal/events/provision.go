@@ -59,6 +59,9 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 		{Bucket: BucketSessions, Description: "sealed PDS sessions by account", History: 1},
 		{Bucket: BucketTriggers, Description: "trigger key hash to draft", History: 1},
 		{Bucket: BucketSnapshots, Description: "projection snapshots with the sequence they cover", History: 1},
+		{Bucket: BucketAPIKeys, Description: "hashes of alf API keys and their accounts", History: 1},
+		{Bucket: BucketOAuth, Description: "sealed OAuth client key", History: 1},
+		{Bucket: BucketOAuthRequests, Description: "sealed pending OAuth authorization requests", History: 1, TTL: OAuthRequestTTL},
 	}
 	for _, kc := range buckets {
 		kc.Storage = jetstream.FileStorage

@@ -35,6 +35,7 @@ const (
 	BucketSessions  = "alf_sessions"
 	BucketTriggers  = "alf_triggers"
 	BucketSnapshots = "alf_snapshots"
+	BucketAPIKeys   = "alf_api_keys"
 	ObjectBlobs     = "alf_blobs"
 	// BucketOAuth holds alf's OAuth client key (sealed), shared by every
 	// gateway of a deployment.

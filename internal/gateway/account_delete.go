@@ -50,7 +50,7 @@ func (g *Gateway) serveDeleteAccount(w http.ResponseWriter, r *http.Request) {
 // deleteAccount removes everything alf holds about did. The tombstone
 // comes first, so every process stops deciding anything for the account;
 // then its events are purged (work under way for it then fails its
-// appends), and its session, triggers and blobs removed. It is safe to
+// appends), and its session, triggers, blobs and API keys removed. It is safe to
 // repeat after a failure.
 func (g *Gateway) deleteAccount(ctx context.Context, did syntax.DID) error {
 	triggers := g.cfg.View.TriggerHashes(did.String())
@@ -75,6 +75,9 @@ func (g *Gateway) deleteAccount(ctx context.Context, did syntax.DID) error {
 	}
 	if g.cfg.Blobs != nil {
 		errs = append(errs, g.cfg.Blobs.DeleteAccount(ctx, did.String()))
+	}
+	if g.cfg.APIKeys != nil {
+		errs = append(errs, g.cfg.APIKeys.DeleteAccount(ctx, did))
 	}
 	return errors.Join(errs...)
 }

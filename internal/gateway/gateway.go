@@ -46,6 +46,9 @@ type Config struct {
 	Triggers *Triggers
 	// Blobs keeps uploaded blobs until their record is published.
 	Blobs *blob.Store
+	// APIKeys keeps alf API keys (the Verifier must accept them too); nil
+	// refuses the key methods.
+	APIKeys *auth.APIKeys
 	// Lexicons validates XRPC calls.
 	Lexicons *lexicon.Catalog
 	// DisableRecurring refuses new recurring schedules and is reported by

@@ -278,10 +278,16 @@ func (n *Node) gateway(sessions *pds.Sessions) (*gateway.Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
+	keysKV, err := js.KeyValue(ctx, events.BucketAPIKeys)
+	if err != nil {
+		return nil, fmt.Errorf("API keys bucket: %w", err)
+	}
+	keys := auth.NewAPIKeys(keysKV)
 	return gateway.New(gateway.Config{
 		View:             n.view,
 		Store:            n.store,
-		Verifier:         auth.NewVerifier(o.ServiceDID, o.Directory),
+		Verifier:         auth.NewVerifier(o.ServiceDID, o.Directory).WithAPIKeys(keys),
+		APIKeys:          keys,
 		Accounts:         sessions,
 		Triggers:         gateway.NewTriggers(kv, o.Key, o.ServiceURL),
 		Blobs:            blob.NewStore(obj),

@@ -417,6 +417,327 @@ func (x *DeleteAccountResponse) GetDeleted() bool {
 	return false
 }
 
+// ApiKey describes an API key. Send it as "Authorization: Bearer alf_…"; it
+// can call every method of its account except CreateApiKey, RevokeApiKey,
+// ConnectAppPassword and DeleteAccount.
+type ApiKey struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApiKey) Reset() {
+	*x = ApiKey{}
+	mi := &file_alf_v1_account_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApiKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApiKey) ProtoMessage() {}
+
+func (x *ApiKey) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_v1_account_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApiKey.ProtoReflect.Descriptor instead.
+func (*ApiKey) Descriptor() ([]byte, []int) {
+	return file_alf_v1_account_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ApiKey) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ApiKey) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ApiKey) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+type CreateApiKeyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What the key is for, 1–100 characters.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateApiKeyRequest) Reset() {
+	*x = CreateApiKeyRequest{}
+	mi := &file_alf_v1_account_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateApiKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateApiKeyRequest) ProtoMessage() {}
+
+func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_v1_account_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateApiKeyRequest.ProtoReflect.Descriptor instead.
+func (*CreateApiKeyRequest) Descriptor() ([]byte, []int) {
+	return file_alf_v1_account_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *CreateApiKeyRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type CreateApiKeyResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	ApiKey *ApiKey                `protobuf:"bytes,1,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
+	// The key itself (alf_…), shown this once.
+	Secret        string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateApiKeyResponse) Reset() {
+	*x = CreateApiKeyResponse{}
+	mi := &file_alf_v1_account_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateApiKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateApiKeyResponse) ProtoMessage() {}
+
+func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_v1_account_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateApiKeyResponse.ProtoReflect.Descriptor instead.
+func (*CreateApiKeyResponse) Descriptor() ([]byte, []int) {
+	return file_alf_v1_account_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CreateApiKeyResponse) GetApiKey() *ApiKey {
+	if x != nil {
+		return x.ApiKey
+	}
+	return nil
+}
+
+func (x *CreateApiKeyResponse) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+type ListApiKeysRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListApiKeysRequest) Reset() {
+	*x = ListApiKeysRequest{}
+	mi := &file_alf_v1_account_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListApiKeysRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListApiKeysRequest) ProtoMessage() {}
+
+func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_v1_account_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListApiKeysRequest.ProtoReflect.Descriptor instead.
+func (*ListApiKeysRequest) Descriptor() ([]byte, []int) {
+	return file_alf_v1_account_proto_rawDescGZIP(), []int{10}
+}
+
+type ListApiKeysResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ApiKeys       []*ApiKey              `protobuf:"bytes,1,rep,name=api_keys,json=apiKeys,proto3" json:"api_keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListApiKeysResponse) Reset() {
+	*x = ListApiKeysResponse{}
+	mi := &file_alf_v1_account_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListApiKeysResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListApiKeysResponse) ProtoMessage() {}
+
+func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_v1_account_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListApiKeysResponse.ProtoReflect.Descriptor instead.
+func (*ListApiKeysResponse) Descriptor() ([]byte, []int) {
+	return file_alf_v1_account_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListApiKeysResponse) GetApiKeys() []*ApiKey {
+	if x != nil {
+		return x.ApiKeys
+	}
+	return nil
+}
+
+type RevokeApiKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeApiKeyRequest) Reset() {
+	*x = RevokeApiKeyRequest{}
+	mi := &file_alf_v1_account_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeApiKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeApiKeyRequest) ProtoMessage() {}
+
+func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_v1_account_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeApiKeyRequest.ProtoReflect.Descriptor instead.
+func (*RevokeApiKeyRequest) Descriptor() ([]byte, []int) {
+	return file_alf_v1_account_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RevokeApiKeyRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type RevokeApiKeyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeApiKeyResponse) Reset() {
+	*x = RevokeApiKeyResponse{}
+	mi := &file_alf_v1_account_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeApiKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeApiKeyResponse) ProtoMessage() {}
+
+func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_alf_v1_account_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeApiKeyResponse.ProtoReflect.Descriptor instead.
+func (*RevokeApiKeyResponse) Descriptor() ([]byte, []int) {
+	return file_alf_v1_account_proto_rawDescGZIP(), []int{13}
+}
+
 var File_alf_v1_account_proto protoreflect.FileDescriptor
 
 const file_alf_v1_account_proto_rawDesc = "" +
@@ -443,16 +764,35 @@ const file_alf_v1_account_proto_rawDesc = "" +
 	"\rauthorization\x18\x01 \x01(\v2\x15.alf.v1.AuthorizationR\rauthorization\"\x16\n" +
 	"\x14DeleteAccountRequest\"1\n" +
 	"\x15DeleteAccountResponse\x12\x18\n" +
-	"\adeleted\x18\x01 \x01(\bR\adeleted*^\n" +
+	"\adeleted\x18\x01 \x01(\bR\adeleted\"g\n" +
+	"\x06ApiKey\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x129\n" +
+	"\n" +
+	"created_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\")\n" +
+	"\x13CreateApiKeyRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"W\n" +
+	"\x14CreateApiKeyResponse\x12'\n" +
+	"\aapi_key\x18\x01 \x01(\v2\x0e.alf.v1.ApiKeyR\x06apiKey\x12\x16\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"\x14\n" +
+	"\x12ListApiKeysRequest\"@\n" +
+	"\x13ListApiKeysResponse\x12)\n" +
+	"\bapi_keys\x18\x01 \x03(\v2\x0e.alf.v1.ApiKeyR\aapiKeys\"%\n" +
+	"\x13RevokeApiKeyRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x16\n" +
+	"\x14RevokeApiKeyResponse*^\n" +
 	"\n" +
 	"AuthMethod\x12\x1b\n" +
 	"\x17AUTH_METHOD_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18AUTH_METHOD_APP_PASSWORD\x10\x01\x12\x15\n" +
-	"\x11AUTH_METHOD_OAUTH\x10\x022\x97\x02\n" +
+	"\x11AUTH_METHOD_OAUTH\x10\x022\xfa\x03\n" +
 	"\x0eAccountService\x12[\n" +
 	"\x12ConnectAppPassword\x12!.alf.v1.ConnectAppPasswordRequest\x1a\".alf.v1.ConnectAppPasswordResponse\x12Z\n" +
 	"\x10GetAuthorization\x12\x1f.alf.v1.GetAuthorizationRequest\x1a .alf.v1.GetAuthorizationResponse\"\x03\x90\x02\x01\x12L\n" +
-	"\rDeleteAccount\x12\x1c.alf.v1.DeleteAccountRequest\x1a\x1d.alf.v1.DeleteAccountResponseB\x83\x01\n" +
+	"\rDeleteAccount\x12\x1c.alf.v1.DeleteAccountRequest\x1a\x1d.alf.v1.DeleteAccountResponse\x12I\n" +
+	"\fCreateApiKey\x12\x1b.alf.v1.CreateApiKeyRequest\x1a\x1c.alf.v1.CreateApiKeyResponse\x12K\n" +
+	"\vListApiKeys\x12\x1a.alf.v1.ListApiKeysRequest\x1a\x1b.alf.v1.ListApiKeysResponse\"\x03\x90\x02\x01\x12I\n" +
+	"\fRevokeApiKey\x12\x1b.alf.v1.RevokeApiKeyRequest\x1a\x1c.alf.v1.RevokeApiKeyResponseB\x83\x01\n" +
 	"\n" +
 	"com.alf.v1B\fAccountProtoP\x01Z.github.com/latency-fabric/alf/gen/alf/v1;alfv1\xa2\x02\x03AXX\xaa\x02\x06Alf.V1\xca\x02\x06Alf\\V1\xe2\x02\x12Alf\\V1\\GPBMetadata\xea\x02\aAlf::V1b\x06proto3"
 
@@ -469,7 +809,7 @@ func file_alf_v1_account_proto_rawDescGZIP() []byte {
 }
 
 var file_alf_v1_account_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_alf_v1_account_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_alf_v1_account_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_alf_v1_account_proto_goTypes = []any{
 	(AuthMethod)(0),                    // 0: alf.v1.AuthMethod
 	(*Authorization)(nil),              // 1: alf.v1.Authorization
@@ -479,24 +819,40 @@ var file_alf_v1_account_proto_goTypes = []any{
 	(*GetAuthorizationResponse)(nil),   // 5: alf.v1.GetAuthorizationResponse
 	(*DeleteAccountRequest)(nil),       // 6: alf.v1.DeleteAccountRequest
 	(*DeleteAccountResponse)(nil),      // 7: alf.v1.DeleteAccountResponse
-	(*timestamppb.Timestamp)(nil),      // 8: google.protobuf.Timestamp
+	(*ApiKey)(nil),                     // 8: alf.v1.ApiKey
+	(*CreateApiKeyRequest)(nil),        // 9: alf.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),       // 10: alf.v1.CreateApiKeyResponse
+	(*ListApiKeysRequest)(nil),         // 11: alf.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),        // 12: alf.v1.ListApiKeysResponse
+	(*RevokeApiKeyRequest)(nil),        // 13: alf.v1.RevokeApiKeyRequest
+	(*RevokeApiKeyResponse)(nil),       // 14: alf.v1.RevokeApiKeyResponse
+	(*timestamppb.Timestamp)(nil),      // 15: google.protobuf.Timestamp
 }
 var file_alf_v1_account_proto_depIdxs = []int32{
-	0, // 0: alf.v1.Authorization.method:type_name -> alf.v1.AuthMethod
-	8, // 1: alf.v1.Authorization.authorized_at:type_name -> google.protobuf.Timestamp
-	1, // 2: alf.v1.ConnectAppPasswordResponse.authorization:type_name -> alf.v1.Authorization
-	1, // 3: alf.v1.GetAuthorizationResponse.authorization:type_name -> alf.v1.Authorization
-	2, // 4: alf.v1.AccountService.ConnectAppPassword:input_type -> alf.v1.ConnectAppPasswordRequest
-	4, // 5: alf.v1.AccountService.GetAuthorization:input_type -> alf.v1.GetAuthorizationRequest
-	6, // 6: alf.v1.AccountService.DeleteAccount:input_type -> alf.v1.DeleteAccountRequest
-	3, // 7: alf.v1.AccountService.ConnectAppPassword:output_type -> alf.v1.ConnectAppPasswordResponse
-	5, // 8: alf.v1.AccountService.GetAuthorization:output_type -> alf.v1.GetAuthorizationResponse
-	7, // 9: alf.v1.AccountService.DeleteAccount:output_type -> alf.v1.DeleteAccountResponse
-	7, // [7:10] is the sub-list for method output_type
-	4, // [4:7] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	0,  // 0: alf.v1.Authorization.method:type_name -> alf.v1.AuthMethod
+	15, // 1: alf.v1.Authorization.authorized_at:type_name -> google.protobuf.Timestamp
+	1,  // 2: alf.v1.ConnectAppPasswordResponse.authorization:type_name -> alf.v1.Authorization
+	1,  // 3: alf.v1.GetAuthorizationResponse.authorization:type_name -> alf.v1.Authorization
+	15, // 4: alf.v1.ApiKey.created_at:type_name -> google.protobuf.Timestamp
+	8,  // 5: alf.v1.CreateApiKeyResponse.api_key:type_name -> alf.v1.ApiKey
+	8,  // 6: alf.v1.ListApiKeysResponse.api_keys:type_name -> alf.v1.ApiKey
+	2,  // 7: alf.v1.AccountService.ConnectAppPassword:input_type -> alf.v1.ConnectAppPasswordRequest
+	4,  // 8: alf.v1.AccountService.GetAuthorization:input_type -> alf.v1.GetAuthorizationRequest
+	6,  // 9: alf.v1.AccountService.DeleteAccount:input_type -> alf.v1.DeleteAccountRequest
+	9,  // 10: alf.v1.AccountService.CreateApiKey:input_type -> alf.v1.CreateApiKeyRequest
+	11, // 11: alf.v1.AccountService.ListApiKeys:input_type -> alf.v1.ListApiKeysRequest
+	13, // 12: alf.v1.AccountService.RevokeApiKey:input_type -> alf.v1.RevokeApiKeyRequest
+	3,  // 13: alf.v1.AccountService.ConnectAppPassword:output_type -> alf.v1.ConnectAppPasswordResponse
+	5,  // 14: alf.v1.AccountService.GetAuthorization:output_type -> alf.v1.GetAuthorizationResponse
+	7,  // 15: alf.v1.AccountService.DeleteAccount:output_type -> alf.v1.DeleteAccountResponse
+	10, // 16: alf.v1.AccountService.CreateApiKey:output_type -> alf.v1.CreateApiKeyResponse
+	12, // 17: alf.v1.AccountService.ListApiKeys:output_type -> alf.v1.ListApiKeysResponse
+	14, // 18: alf.v1.AccountService.RevokeApiKey:output_type -> alf.v1.RevokeApiKeyResponse
+	13, // [13:19] is the sub-list for method output_type
+	7,  // [7:13] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_alf_v1_account_proto_init() }
@@ -510,7 +866,7 @@ func file_alf_v1_account_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_alf_v1_account_proto_rawDesc), len(file_alf_v1_account_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   7,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

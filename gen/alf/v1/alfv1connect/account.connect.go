@@ -42,6 +42,15 @@ const (
 	// AccountServiceDeleteAccountProcedure is the fully-qualified name of the AccountService's
 	// DeleteAccount RPC.
 	AccountServiceDeleteAccountProcedure = "/alf.v1.AccountService/DeleteAccount"
+	// AccountServiceCreateApiKeyProcedure is the fully-qualified name of the AccountService's
+	// CreateApiKey RPC.
+	AccountServiceCreateApiKeyProcedure = "/alf.v1.AccountService/CreateApiKey"
+	// AccountServiceListApiKeysProcedure is the fully-qualified name of the AccountService's
+	// ListApiKeys RPC.
+	AccountServiceListApiKeysProcedure = "/alf.v1.AccountService/ListApiKeys"
+	// AccountServiceRevokeApiKeyProcedure is the fully-qualified name of the AccountService's
+	// RevokeApiKey RPC.
+	AccountServiceRevokeApiKeyProcedure = "/alf.v1.AccountService/RevokeApiKey"
 )
 
 // AccountServiceClient is a client for the alf.v1.AccountService service.
@@ -56,6 +65,13 @@ type AccountServiceClient interface {
 	// alf holds about them: their events, drafts, schedules, blobs, sessions,
 	// API keys and triggers, in every running process.
 	DeleteAccount(context.Context, *connect.Request[v1.DeleteAccountRequest]) (*connect.Response[v1.DeleteAccountResponse], error)
+	// CreateApiKey makes an API key for bots and scripts, scoped to the
+	// caller's account. Its secret is in this answer only; alf keeps a hash.
+	CreateApiKey(context.Context, *connect.Request[v1.CreateApiKeyRequest]) (*connect.Response[v1.CreateApiKeyResponse], error)
+	// ListApiKeys lists the caller's API keys (never their secrets).
+	ListApiKeys(context.Context, *connect.Request[v1.ListApiKeysRequest]) (*connect.Response[v1.ListApiKeysResponse], error)
+	// RevokeApiKey revokes one of the caller's API keys.
+	RevokeApiKey(context.Context, *connect.Request[v1.RevokeApiKeyRequest]) (*connect.Response[v1.RevokeApiKeyResponse], error)
 }
 
 // NewAccountServiceClient constructs a client for the alf.v1.AccountService service. By default, it
@@ -88,6 +104,25 @@ func NewAccountServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(accountServiceMethods.ByName("DeleteAccount")),
 			connect.WithClientOptions(opts...),
 		),
+		createApiKey: connect.NewClient[v1.CreateApiKeyRequest, v1.CreateApiKeyResponse](
+			httpClient,
+			baseURL+AccountServiceCreateApiKeyProcedure,
+			connect.WithSchema(accountServiceMethods.ByName("CreateApiKey")),
+			connect.WithClientOptions(opts...),
+		),
+		listApiKeys: connect.NewClient[v1.ListApiKeysRequest, v1.ListApiKeysResponse](
+			httpClient,
+			baseURL+AccountServiceListApiKeysProcedure,
+			connect.WithSchema(accountServiceMethods.ByName("ListApiKeys")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		revokeApiKey: connect.NewClient[v1.RevokeApiKeyRequest, v1.RevokeApiKeyResponse](
+			httpClient,
+			baseURL+AccountServiceRevokeApiKeyProcedure,
+			connect.WithSchema(accountServiceMethods.ByName("RevokeApiKey")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -96,6 +131,9 @@ type accountServiceClient struct {
 	connectAppPassword *connect.Client[v1.ConnectAppPasswordRequest, v1.ConnectAppPasswordResponse]
 	getAuthorization   *connect.Client[v1.GetAuthorizationRequest, v1.GetAuthorizationResponse]
 	deleteAccount      *connect.Client[v1.DeleteAccountRequest, v1.DeleteAccountResponse]
+	createApiKey       *connect.Client[v1.CreateApiKeyRequest, v1.CreateApiKeyResponse]
+	listApiKeys        *connect.Client[v1.ListApiKeysRequest, v1.ListApiKeysResponse]
+	revokeApiKey       *connect.Client[v1.RevokeApiKeyRequest, v1.RevokeApiKeyResponse]
 }
 
 // ConnectAppPassword calls alf.v1.AccountService.ConnectAppPassword.
@@ -113,6 +151,21 @@ func (c *accountServiceClient) DeleteAccount(ctx context.Context, req *connect.R
 	return c.deleteAccount.CallUnary(ctx, req)
 }
 
+// CreateApiKey calls alf.v1.AccountService.CreateApiKey.
+func (c *accountServiceClient) CreateApiKey(ctx context.Context, req *connect.Request[v1.CreateApiKeyRequest]) (*connect.Response[v1.CreateApiKeyResponse], error) {
+	return c.createApiKey.CallUnary(ctx, req)
+}
+
+// ListApiKeys calls alf.v1.AccountService.ListApiKeys.
+func (c *accountServiceClient) ListApiKeys(ctx context.Context, req *connect.Request[v1.ListApiKeysRequest]) (*connect.Response[v1.ListApiKeysResponse], error) {
+	return c.listApiKeys.CallUnary(ctx, req)
+}
+
+// RevokeApiKey calls alf.v1.AccountService.RevokeApiKey.
+func (c *accountServiceClient) RevokeApiKey(ctx context.Context, req *connect.Request[v1.RevokeApiKeyRequest]) (*connect.Response[v1.RevokeApiKeyResponse], error) {
+	return c.revokeApiKey.CallUnary(ctx, req)
+}
+
 // AccountServiceHandler is an implementation of the alf.v1.AccountService service.
 type AccountServiceHandler interface {
 	// ConnectAppPassword logs in to the caller's PDS with an app password and
@@ -125,6 +178,13 @@ type AccountServiceHandler interface {
 	// alf holds about them: their events, drafts, schedules, blobs, sessions,
 	// API keys and triggers, in every running process.
 	DeleteAccount(context.Context, *connect.Request[v1.DeleteAccountRequest]) (*connect.Response[v1.DeleteAccountResponse], error)
+	// CreateApiKey makes an API key for bots and scripts, scoped to the
+	// caller's account. Its secret is in this answer only; alf keeps a hash.
+	CreateApiKey(context.Context, *connect.Request[v1.CreateApiKeyRequest]) (*connect.Response[v1.CreateApiKeyResponse], error)
+	// ListApiKeys lists the caller's API keys (never their secrets).
+	ListApiKeys(context.Context, *connect.Request[v1.ListApiKeysRequest]) (*connect.Response[v1.ListApiKeysResponse], error)
+	// RevokeApiKey revokes one of the caller's API keys.
+	RevokeApiKey(context.Context, *connect.Request[v1.RevokeApiKeyRequest]) (*connect.Response[v1.RevokeApiKeyResponse], error)
 }
 
 // NewAccountServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -153,6 +213,25 @@ func NewAccountServiceHandler(svc AccountServiceHandler, opts ...connect.Handler
 		connect.WithSchema(accountServiceMethods.ByName("DeleteAccount")),
 		connect.WithHandlerOptions(opts...),
 	)
+	accountServiceCreateApiKeyHandler := connect.NewUnaryHandler(
+		AccountServiceCreateApiKeyProcedure,
+		svc.CreateApiKey,
+		connect.WithSchema(accountServiceMethods.ByName("CreateApiKey")),
+		connect.WithHandlerOptions(opts...),
+	)
+	accountServiceListApiKeysHandler := connect.NewUnaryHandler(
+		AccountServiceListApiKeysProcedure,
+		svc.ListApiKeys,
+		connect.WithSchema(accountServiceMethods.ByName("ListApiKeys")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	accountServiceRevokeApiKeyHandler := connect.NewUnaryHandler(
+		AccountServiceRevokeApiKeyProcedure,
+		svc.RevokeApiKey,
+		connect.WithSchema(accountServiceMethods.ByName("RevokeApiKey")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/alf.v1.AccountService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AccountServiceConnectAppPasswordProcedure:
@@ -161,6 +240,12 @@ func NewAccountServiceHandler(svc AccountServiceHandler, opts ...connect.Handler
 			accountServiceGetAuthorizationHandler.ServeHTTP(w, r)
 		case AccountServiceDeleteAccountProcedure:
 			accountServiceDeleteAccountHandler.ServeHTTP(w, r)
+		case AccountServiceCreateApiKeyProcedure:
+			accountServiceCreateApiKeyHandler.ServeHTTP(w, r)
+		case AccountServiceListApiKeysProcedure:
+			accountServiceListApiKeysHandler.ServeHTTP(w, r)
+		case AccountServiceRevokeApiKeyProcedure:
+			accountServiceRevokeApiKeyHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -180,4 +265,16 @@ func (UnimplementedAccountServiceHandler) GetAuthorization(context.Context, *con
 
 func (UnimplementedAccountServiceHandler) DeleteAccount(context.Context, *connect.Request[v1.DeleteAccountRequest]) (*connect.Response[v1.DeleteAccountResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("alf.v1.AccountService.DeleteAccount is not implemented"))
+}
+
+func (UnimplementedAccountServiceHandler) CreateApiKey(context.Context, *connect.Request[v1.CreateApiKeyRequest]) (*connect.Response[v1.CreateApiKeyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("alf.v1.AccountService.CreateApiKey is not implemented"))
+}
+
+func (UnimplementedAccountServiceHandler) ListApiKeys(context.Context, *connect.Request[v1.ListApiKeysRequest]) (*connect.Response[v1.ListApiKeysResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("alf.v1.AccountService.ListApiKeys is not implemented"))
+}
+
+func (UnimplementedAccountServiceHandler) RevokeApiKey(context.Context, *connect.Request[v1.RevokeApiKeyRequest]) (*connect.Response[v1.RevokeApiKeyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("alf.v1.AccountService.RevokeApiKey is not implemented"))
 }
