@@ -61,6 +61,10 @@ type Config struct {
 	// DisableRecurring refuses recurring schedules (DISABLE_RECURRING:
 	// true/1/yes or false/0/no, any case).
 	DisableRecurring bool
+	// RateLimitPerIP and RateLimitPerAccount are the requests a minute one
+	// client address and one account may make (RATE_LIMIT_PER_IP, default
+	// 1200; RATE_LIMIT_PER_ACCOUNT, default 600; 0 turns a limit off).
+	RateLimitPerIP, RateLimitPerAccount int
 	// AllowPrivateContentURLs lets schedules fetch content from loopback,
 	// private and link-local addresses (ALLOW_PRIVATE_CONTENT_URLS, same
 	// values as DISABLE_RECURRING); off by default.
@@ -122,6 +126,10 @@ func Load(getenv func(string) string) (Config, error) {
 	keep(err)
 	c.MaxDraftsPerUser, err = parseMaxDrafts(e)
 	keep(err)
+	c.RateLimitPerIP, err = parseRate(e, "RATE_LIMIT_PER_IP", DefaultRateLimitPerIP)
+	keep(err)
+	c.RateLimitPerAccount, err = parseRate(e, "RATE_LIMIT_PER_ACCOUNT", DefaultRateLimitPerAccount)
+	keep(err)
 	c.AllowedCollections, err = parseCollections(e)
 	keep(err)
 	if _, c.PostPublishWebhookURL = e.first("POST_PUBLISH_WEBHOOK_URL"); c.PostPublishWebhookURL != "" {
@@ -156,6 +164,25 @@ func parseMaxDrafts(e env) (int, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 {
 		return 0, fmt.Errorf("%s: %q is not a whole number of at least 1 (unset it for no limit)", name, v)
+	}
+	return n, nil
+}
+
+// Default request rates, a minute.
+const (
+	DefaultRateLimitPerIP      = 1200
+	DefaultRateLimitPerAccount = 600
+)
+
+// parseRate reads a requests-a-minute limit: a whole number, 0 for none.
+func parseRate(e env, key string, def int) (int, error) {
+	name, v := e.first(key)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s: %q is not a whole number of requests a minute (0 for no limit)", name, v)
 	}
 	return n, nil
 }
@@ -333,9 +360,9 @@ func checkNATSURL(list string) error {
 // String describes c for people, without the encryption key or NATS
 // credentials.
 func (c Config) String() string {
-	return fmt.Sprintf("port=%d service_url=%s service_did=%s plc_root=%s handle_resolver_url=%s encryption_key=%s log_level=%s nats_url=%s data_dir=%s max_drafts_per_user=%d allowed_collections=%v post_publish_webhook_url=%s post_publish_webhook_secret=%s disable_recurring=%t allow_private_content_urls=%t",
+	return fmt.Sprintf("port=%d service_url=%s service_did=%s plc_root=%s handle_resolver_url=%s encryption_key=%s log_level=%s nats_url=%s data_dir=%s max_drafts_per_user=%d allowed_collections=%v post_publish_webhook_url=%s post_publish_webhook_secret=%s disable_recurring=%t allow_private_content_urls=%t rate_limit_per_ip=%d rate_limit_per_account=%d",
 		c.Port, c.ServiceURL, c.ServiceDID, c.PLCRoot, c.HandleResolverURL, setOrUnset(c.EncryptionKey), c.LogLevel, redactNATS(c.NATSURL), c.DataDir,
-		c.MaxDraftsPerUser, c.AllowedCollections, setOrUnset(c.PostPublishWebhookURL), setOrUnset(c.PostPublishWebhookSecret), c.DisableRecurring, c.AllowPrivateContentURLs)
+		c.MaxDraftsPerUser, c.AllowedCollections, setOrUnset(c.PostPublishWebhookURL), setOrUnset(c.PostPublishWebhookSecret), c.DisableRecurring, c.AllowPrivateContentURLs, c.RateLimitPerIP, c.RateLimitPerAccount)
 }
 
 // GoString is String for %#v, so no format verb prints the key.

@@ -31,6 +31,9 @@ func defaults() config.Config {
 		HandleResolverURL: "https://api.bsky.app",
 		LogLevel:          slog.LevelInfo,
 		DataDir:           "./data",
+
+		RateLimitPerIP:      config.DefaultRateLimitPerIP,
+		RateLimitPerAccount: config.DefaultRateLimitPerAccount,
 	}
 }
 
@@ -91,6 +94,7 @@ func TestLoadGood(t *testing.T) {
 		{"MAX_DRAFTS_PER_USER", map[string]string{"MAX_DRAFTS_PER_USER": "25"}, func(c *config.Config) { c.MaxDraftsPerUser = 25 }},
 		{"DISABLE_RECURRING yes", map[string]string{"DISABLE_RECURRING": "YES"}, func(c *config.Config) { c.DisableRecurring = true }},
 		{"DISABLE_RECURRING 0", map[string]string{"DISABLE_RECURRING": "0"}, func(*config.Config) {}},
+		{"RATE_LIMIT_PER_IP 0", map[string]string{"RATE_LIMIT_PER_IP": "0"}, func(c *config.Config) { c.RateLimitPerIP = 0 }},
 		{"ALLOW_PRIVATE_CONTENT_URLS true", map[string]string{"ALLOW_PRIVATE_CONTENT_URLS": "true"}, func(c *config.Config) { c.AllowPrivateContentURLs = true }},
 		{"ALLOWED_COLLECTIONS *", map[string]string{"ALLOWED_COLLECTIONS": "*"}, func(*config.Config) {}},
 		{"ALLOWED_COLLECTIONS list", map[string]string{"ALLOWED_COLLECTIONS": "app.bsky.feed.post, app.bsky.graph.*"}, func(c *config.Config) {
@@ -145,6 +149,8 @@ func TestLoadBad(t *testing.T) {
 		{"ENCRYPTION_KEY non-hex", map[string]string{"ENCRYPTION_KEY": secretish + strings.Repeat("g", 58)}, []string{"ENCRYPTION_KEY:", "non-hex"}},
 		{"LOG_LEVEL loud", map[string]string{"LOG_LEVEL": "loud"}, []string{"LOG_LEVEL:", `"loud"`}},
 		{"DISABLE_RECURRING maybe", map[string]string{"DISABLE_RECURRING": "maybe"}, []string{"DISABLE_RECURRING:", `"maybe"`}},
+		{"RATE_LIMIT_PER_IP -1", map[string]string{"RATE_LIMIT_PER_IP": "-1"}, []string{"RATE_LIMIT_PER_IP:", `"-1"`}},
+		{"RATE_LIMIT_PER_ACCOUNT many", map[string]string{"RATE_LIMIT_PER_ACCOUNT": "many"}, []string{"RATE_LIMIT_PER_ACCOUNT:", `"many"`}},
 		{"ALLOW_PRIVATE_CONTENT_URLS maybe", map[string]string{"ALLOW_PRIVATE_CONTENT_URLS": "maybe"}, []string{"ALLOW_PRIVATE_CONTENT_URLS:", `"maybe"`}},
 		{"MAX_DRAFTS_PER_USER words", map[string]string{"MAX_DRAFTS_PER_USER": "ten"}, []string{"MAX_DRAFTS_PER_USER:", `"ten"`}},
 		{"MAX_DRAFTS_PER_USER zero", map[string]string{"MAX_DRAFTS_PER_USER": "0"}, []string{"MAX_DRAFTS_PER_USER:", "at least 1"}},

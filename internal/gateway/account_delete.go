@@ -39,6 +39,10 @@ func (g *Gateway) serveDeleteAccount(w http.ResponseWriter, r *http.Request) {
 		writeXRPCError(w, http.StatusUnauthorized, "AuthenticationRequired", authMessage(err))
 		return
 	}
+	if err := g.limitAccount(did); err != nil {
+		writeErr(w, err)
+		return
+	}
 	if err := g.deleteAccount(r.Context(), did); err != nil {
 		g.cfg.Log.Error("delete account", "err", err)
 		writeXRPCError(w, http.StatusServiceUnavailable, "Unavailable", "the account could not be deleted completely; try again")

@@ -51,10 +51,13 @@ func (g *Gateway) serveUploadBlob(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) upload(w http.ResponseWriter, r *http.Request, authName string) (blob.Info, error) {
 	did, err := g.cfg.Verifier.Verify(r.Context(), r.Header.Get("Authorization"), uploadLXM)
 	if err != nil {
-		return blob.Info{}, &xrpcError{http.StatusUnauthorized, authName, authMessage(err)}
+		return blob.Info{}, &xrpcError{status: http.StatusUnauthorized, name: authName, message: authMessage(err)}
+	}
+	if err := g.limitAccount(did); err != nil {
+		return blob.Info{}, err
 	}
 	if g.cfg.Blobs == nil {
-		return blob.Info{}, &xrpcError{http.StatusNotImplemented, "MethodNotImplemented", "blob uploads are not configured"}
+		return blob.Info{}, &xrpcError{status: http.StatusNotImplemented, name: "MethodNotImplemented", message: "blob uploads are not configured"}
 	}
 	mime, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
 	mime = strings.TrimSpace(mime)
@@ -64,7 +67,7 @@ func (g *Gateway) upload(w http.ResponseWriter, r *http.Request, authName string
 		if errors.Is(err, blob.ErrEmpty) {
 			msg = "Request body is required" // the reference's words
 		}
-		return blob.Info{}, &xrpcError{p.status, p.name, msg}
+		return blob.Info{}, &xrpcError{status: p.status, name: p.name, message: msg}
 	}
 	return info, nil
 }

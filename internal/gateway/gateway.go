@@ -26,6 +26,7 @@ import (
 	"github.com/latency-fabric/alf/internal/events"
 	"github.com/latency-fabric/alf/internal/lexicon"
 	"github.com/latency-fabric/alf/internal/projection"
+	"github.com/latency-fabric/alf/internal/ratelimit"
 )
 
 // AppPasswords connects accounts with app passwords, and forgets them
@@ -46,6 +47,9 @@ type Config struct {
 	Triggers *Triggers
 	// Blobs keeps uploaded blobs until their record is published.
 	Blobs *blob.Store
+	// PerIP and PerAccount limit the request rate of each client address
+	// and each account (429 with Retry-After); nil limits nothing.
+	PerIP, PerAccount *ratelimit.Limiter
 	// APIKeys keeps alf API keys (the Verifier must accept them too); nil
 	// refuses the key methods.
 	APIKeys *auth.APIKeys
@@ -112,7 +116,7 @@ func (g *Gateway) Handler() http.Handler {
 	// Small answers are not worth compressing: gzip of every reply was 12%
 	// of the CPU of an ingest benchmark.
 	opts := connect.WithHandlerOptions(
-		connect.WithInterceptors(g.cfg.Verifier.Interceptor()),
+		connect.WithInterceptors(g.cfg.Verifier.Interceptor(), g.accountLimit()),
 		connect.WithCompressMinBytes(1024),
 	)
 	mux.Handle(alfv1connect.NewDraftServiceHandler(&drafts{g}, opts))
@@ -139,7 +143,7 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "Not found"})
 	})
-	return withCORS(mux)
+	return withCORS(g.limitIP(mux))
 }
 
 // Health answers GET /health: {"status":"ok","service":"alf"}.

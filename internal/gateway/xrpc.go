@@ -6,10 +6,12 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/bluesky-social/indigo/atproto/syntax"
 	"github.com/latency-fabric/alf/internal/auth"
 	"github.com/latency-fabric/alf/internal/lexicon"
+	"github.com/latency-fabric/alf/internal/ratelimit"
 )
 
 // The XRPC surface is the drop-in replacement for the reference service:
@@ -37,23 +39,24 @@ type xrpcHandler func(ctx context.Context, req *xrpcRequest) (any, error)
 
 // xrpcError is an answer with the XRPC error envelope.
 type xrpcError struct {
-	status  int
-	name    string
-	message string
+	status     int
+	name       string
+	message    string
+	retryAfter time.Duration // sent as Retry-After when set
 }
 
 func (e *xrpcError) Error() string { return e.name + ": " + e.message }
 
 func invalid(message string) error {
-	return &xrpcError{http.StatusBadRequest, "InvalidRequest", message}
+	return &xrpcError{status: http.StatusBadRequest, name: "InvalidRequest", message: message}
 }
 
 func notFound(message string) error {
-	return &xrpcError{http.StatusBadRequest, "NotFound", message}
+	return &xrpcError{status: http.StatusBadRequest, name: "NotFound", message: message}
 }
 
 func notYours(message string) error {
-	return &xrpcError{http.StatusUnauthorized, "AuthenticationRequired", message}
+	return &xrpcError{status: http.StatusUnauthorized, name: "AuthenticationRequired", message: message}
 }
 
 // xrpcMethods are the handlers by NSID.
@@ -104,6 +107,10 @@ func (g *Gateway) serveXRPC(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.did = did
+	if err := g.limitAccount(did); err != nil {
+		writeErr(w, err)
+		return
+	}
 	out, err := handler(r.Context(), req)
 	if err != nil {
 		writeErr(w, err)
@@ -133,7 +140,7 @@ func (g *Gateway) readXRPC(w http.ResponseWriter, r *http.Request, m lexicon.Met
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBody))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		return nil, &xrpcError{http.StatusRequestEntityTooLarge, "PayloadTooLarge", "request body is larger than 1 MB"}
+		return nil, &xrpcError{status: http.StatusRequestEntityTooLarge, name: "PayloadTooLarge", message: "request body is larger than 1 MB"}
 	}
 	if err != nil {
 		return nil, invalid("could not read the request body")
@@ -153,6 +160,9 @@ func writeErr(w http.ResponseWriter, err error) {
 	var le *lexicon.Error
 	switch {
 	case errors.As(err, &xe):
+		if xe.retryAfter > 0 {
+			w.Header().Set("Retry-After", ratelimit.Seconds(xe.retryAfter))
+		}
 		writeXRPCError(w, xe.status, xe.name, xe.message)
 	case errors.As(err, &le):
 		writeXRPCError(w, le.Status, le.Name, le.Message)

@@ -103,10 +103,10 @@ func scheduledAtHeader(v string) (*timestamppb.Timestamp, error) {
 func repoWriteError(err error, uri string) error {
 	var ce *connect.Error
 	if errors.As(err, &ce) && ce.Code() == connect.CodeAlreadyExists {
-		return &xrpcError{http.StatusBadRequest, "DuplicateDraft", "An active draft already exists for URI: " + uri}
+		return &xrpcError{status: http.StatusBadRequest, name: "DuplicateDraft", message: "An active draft already exists for URI: " + uri}
 	}
 	if errors.As(err, &ce) && ce.Code() == connect.CodeResourceExhausted {
-		return &xrpcError{http.StatusBadRequest, "DraftLimitExceeded", ce.Message()}
+		return &xrpcError{status: http.StatusBadRequest, name: "DraftLimitExceeded", message: ce.Message()}
 	}
 	return connectToXRPC(err)
 }
@@ -125,7 +125,7 @@ func connectToXRPC(err error) error {
 	case connect.CodePermissionDenied, connect.CodeUnauthenticated:
 		return notYours(ce.Message())
 	case connect.CodeUnavailable, connect.CodeAborted:
-		return &xrpcError{http.StatusServiceUnavailable, "Unavailable", "try again"}
+		return &xrpcError{status: http.StatusServiceUnavailable, name: "Unavailable", message: "try again"}
 	}
 	return err
 }

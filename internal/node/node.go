@@ -29,6 +29,7 @@ import (
 	"github.com/latency-fabric/alf/internal/pds"
 	"github.com/latency-fabric/alf/internal/projection"
 	"github.com/latency-fabric/alf/internal/publisher"
+	"github.com/latency-fabric/alf/internal/ratelimit"
 	"github.com/latency-fabric/alf/internal/seal"
 	"github.com/latency-fabric/alf/internal/timer"
 	"github.com/latency-fabric/alf/internal/webhook"
@@ -56,6 +57,9 @@ type Options struct {
 	ServiceURL string
 	// MaxDrafts caps each account's active drafts; 0 means no cap.
 	MaxDrafts int
+	// RateLimits bound the gateway's requests per client address and per
+	// account; zero limits nothing.
+	RateLimits RateLimits
 	// DisableRecurring refuses new recurring schedules.
 	DisableRecurring bool
 	// Content fetches the records of dynamic schedules (the publisher
@@ -90,6 +94,19 @@ type Options struct {
 	Log       *slog.Logger
 	// HTTPClient is used for outbound calls (default: 30 s timeout).
 	HTTPClient *http.Client
+}
+
+// RateLimits are requests a minute; 0 is no limit. Bursts of a fifth of a
+// minute's worth (at least 10) are allowed.
+type RateLimits struct {
+	PerIP, PerAccount int
+}
+
+func limiter(perMinute int) *ratelimit.Limiter {
+	if perMinute == 0 {
+		return nil
+	}
+	return ratelimit.New(perMinute, max(perMinute/5, 10))
 }
 
 // Node is a running set of roles.
@@ -288,6 +305,8 @@ func (n *Node) gateway(sessions *pds.Sessions) (*gateway.Gateway, error) {
 		Store:            n.store,
 		Verifier:         auth.NewVerifier(o.ServiceDID, o.Directory).WithAPIKeys(keys),
 		APIKeys:          keys,
+		PerIP:            limiter(o.RateLimits.PerIP),
+		PerAccount:       limiter(o.RateLimits.PerAccount),
 		Accounts:         sessions,
 		Triggers:         gateway.NewTriggers(kv, o.Key, o.ServiceURL),
 		Blobs:            blob.NewStore(obj),

@@ -29,6 +29,7 @@ func FromConfig(cfg config.Config, key seal.Key, nc *nats.Conn, roles Roles, log
 	o.ServiceURL = cfg.ServiceURL
 	o.MaxDrafts = cfg.MaxDraftsPerUser
 	o.DisableRecurring = cfg.DisableRecurring
+	o.RateLimits = RateLimits{PerIP: cfg.RateLimitPerIP, PerAccount: cfg.RateLimitPerAccount}
 	o.Content = content.New(content.Config{AllowPrivate: cfg.AllowPrivateContentURLs})
 	o.Collections = cfg.CollectionAllowed
 	o.WebhookURL = cfg.PostPublishWebhookURL
