@@ -96,9 +96,9 @@ if [ -f "$PID_FILE" ] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; then
 fi
 rm -f "$READY_FILE" "$PID_FILE"
 
-for p in "$PDS_PORT" "$PLC_PORT"; do
+for p in "$PDS_PORT" "$PLC_PORT" ${PDS_TLS_PORT:+"$PDS_TLS_PORT"}; do
   if port_taken "$p"; then
-    log "port $p on 127.0.0.1 is already in use (another harness?); set PDS_PORT/PLC_PORT"
+    log "port $p on 127.0.0.1 is already in use (another harness?); set PDS_PORT/PLC_PORT/PDS_TLS_PORT"
     exit 1
   fi
 done
@@ -125,5 +125,5 @@ while [ ! -s "$READY_FILE" ]; do
   fi
   sleep 0.2
 done
-log "ready in $((($(date +%s%N) - t0) / 1000000))ms (pid $PID, pds :$PDS_PORT, plc :$PLC_PORT)"
+log "ready in $((($(date +%s%N) - t0) / 1000000))ms (pid $PID, pds :$PDS_PORT, plc :$PLC_PORT${PDS_TLS_PORT:+, tls :$PDS_TLS_PORT})"
 cat "$READY_FILE"
