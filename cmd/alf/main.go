@@ -113,12 +113,12 @@ const keyFile = "encryption.key"
 // creating it on first run.
 func loadKey(cfg config.Config, log *slog.Logger) (seal.Key, error) {
 	if cfg.EncryptionKey != "" {
-		return seal.ParseKey(cfg.EncryptionKey)
+		return cfg.Key("")
 	}
 	path := filepath.Join(cfg.DataDir, keyFile)
 	b, err := os.ReadFile(path)
 	if err == nil {
-		key, err := seal.ParseKey(strings.TrimSpace(string(b)))
+		key, err := cfg.Key(strings.TrimSpace(string(b)))
 		if err != nil {
 			return seal.Key{}, fmt.Errorf("ENCRYPTION_KEY from %s: %w", path, err)
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/bluesky-social/indigo/atproto/syntax"
 
 	"github.com/latency-fabric/alf/internal/auth"
+	"github.com/latency-fabric/alf/internal/seal"
 )
 
 // Defaults for unset variables.
@@ -37,12 +38,15 @@ const LevelSilent = slog.Level(100)
 
 // Config is alf's configuration.
 type Config struct {
-	Port              int        // ALF_PORT then PORT, default 1986
-	ServiceURL        string     // ALF_SERVICE_URL then SERVICE_URL, default http://localhost:<Port>; absolute http(s), no trailing slash
-	ServiceDID        string     // ALF_SERVICE_DID, default auth.ServiceDID(ServiceURL)
-	PLCRoot           string     // PLC_ROOT, default https://plc.directory
-	HandleResolverURL string     // HANDLE_RESOLVER_URL then PDS_URL, default https://api.bsky.app
-	EncryptionKey     string     // ENCRYPTION_KEY: 64 hex characters, or "" (see RequireEncryptionKey)
+	Port              int    // ALF_PORT then PORT, default 1986
+	ServiceURL        string // ALF_SERVICE_URL then SERVICE_URL, default http://localhost:<Port>; absolute http(s), no trailing slash
+	ServiceDID        string // ALF_SERVICE_DID, default auth.ServiceDID(ServiceURL)
+	PLCRoot           string // PLC_ROOT, default https://plc.directory
+	HandleResolverURL string // HANDLE_RESOLVER_URL then PDS_URL, default https://api.bsky.app
+	EncryptionKey     string // ENCRYPTION_KEY: 64 hex characters, or "" (see RequireEncryptionKey)
+	// EncryptionKeysOld are earlier ENCRYPTION_KEYs that still open what
+	// they sealed (ENCRYPTION_KEYS_OLD, comma-separated), after a rotation.
+	EncryptionKeysOld []string
 	LogLevel          slog.Level // LOG_LEVEL, default info
 	NATSURL           string     // NATS_URL; empty means an embedded server
 	DataDir           string     // ALF_DATA_DIR, default ./data
@@ -61,6 +65,10 @@ type Config struct {
 	// DisableRecurring refuses recurring schedules (DISABLE_RECURRING:
 	// true/1/yes or false/0/no, any case).
 	DisableRecurring bool
+	// AllowedRedirectOrigins are the origins (scheme://host[:port]) that
+	// /oauth/authorize may send a user back to, besides SERVICE_URL's own
+	// (ALLOWED_REDIRECT_ORIGINS, comma-separated).
+	AllowedRedirectOrigins []string
 	// RateLimitPerIP and RateLimitPerAccount are the requests a minute one
 	// client address and one account may make (RATE_LIMIT_PER_IP, default
 	// 1200; RATE_LIMIT_PER_ACCOUNT, default 600; 0 turns a limit off).
@@ -111,6 +119,8 @@ func Load(getenv func(string) string) (Config, error) {
 	c.HandleResolverURL, err = baseURL(e, DefaultHandleResolverURL, "HANDLE_RESOLVER_URL", "PDS_URL")
 	keep(err)
 	_, c.EncryptionKey = e.first("ENCRYPTION_KEY")
+	c.EncryptionKeysOld, err = parseOldKeys(e)
+	keep(err)
 	keep(checkEncryptionKey(c.EncryptionKey))
 	c.LogLevel, err = parseLogLevel(e)
 	keep(err)
@@ -125,6 +135,8 @@ func Load(getenv func(string) string) (Config, error) {
 	c.AllowPrivateContentURLs, err = parseBool(e, "ALLOW_PRIVATE_CONTENT_URLS")
 	keep(err)
 	c.MaxDraftsPerUser, err = parseMaxDrafts(e)
+	keep(err)
+	c.AllowedRedirectOrigins, err = parseOrigins(e)
 	keep(err)
 	c.RateLimitPerIP, err = parseRate(e, "RATE_LIMIT_PER_IP", DefaultRateLimitPerIP)
 	keep(err)
@@ -166,6 +178,25 @@ func parseMaxDrafts(e env) (int, error) {
 		return 0, fmt.Errorf("%s: %q is not a whole number of at least 1 (unset it for no limit)", name, v)
 	}
 	return n, nil
+}
+
+// parseOrigins reads ALLOWED_REDIRECT_ORIGINS: origins such as
+// https://app.example.com, comma-separated.
+func parseOrigins(e env) ([]string, error) {
+	name, v := e.first("ALLOWED_REDIRECT_ORIGINS")
+	if v == "" {
+		return nil, nil
+	}
+	var out []string
+	for _, o := range strings.Split(v, ",") {
+		o = strings.TrimSpace(o)
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
+			return nil, fmt.Errorf("%s: %q is not an origin (scheme://host[:port], nothing after)", name, o)
+		}
+		out = append(out, u.Scheme+"://"+strings.ToLower(u.Host))
+	}
+	return out, nil
 }
 
 // Default request rates, a minute.
@@ -301,6 +332,45 @@ func checkHTTPURL(raw string) (string, error) {
 	return strings.TrimRight(raw, "/"), nil
 }
 
+// parseOldKeys reads ENCRYPTION_KEYS_OLD: 64-hex-character keys,
+// comma-separated. Errors never contain a key.
+func parseOldKeys(e env) ([]string, error) {
+	name, v := e.first("ENCRYPTION_KEYS_OLD")
+	if v == "" {
+		return nil, nil
+	}
+	var out []string
+	for i, k := range strings.Split(v, ",") {
+		k = strings.TrimSpace(k)
+		if err := checkEncryptionKey(k); err != nil || k == "" {
+			return nil, fmt.Errorf("%s: key %d of the list is not 64 hex characters", name, i+1)
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+// Key is the sealing key: ENCRYPTION_KEY (or key, when it is empty and
+// cmd/alf keeps one in its data dir), opening what the old keys sealed too.
+func (c Config) Key(key string) (seal.Key, error) {
+	if key == "" {
+		key = c.EncryptionKey
+	}
+	k, err := seal.ParseKey(key)
+	if err != nil {
+		return seal.Key{}, err
+	}
+	old := make([]seal.Key, 0, len(c.EncryptionKeysOld))
+	for i, o := range c.EncryptionKeysOld {
+		ok, err := seal.ParseKey(o)
+		if err != nil {
+			return seal.Key{}, fmt.Errorf("ENCRYPTION_KEYS_OLD: key %d: %w", i+1, err)
+		}
+		old = append(old, ok)
+	}
+	return k.WithOld(old...), nil
+}
+
 // checkEncryptionKey accepts "" or exactly 64 hex characters. Its errors
 // never contain the key.
 func checkEncryptionKey(key string) error {
@@ -360,9 +430,9 @@ func checkNATSURL(list string) error {
 // String describes c for people, without the encryption key or NATS
 // credentials.
 func (c Config) String() string {
-	return fmt.Sprintf("port=%d service_url=%s service_did=%s plc_root=%s handle_resolver_url=%s encryption_key=%s log_level=%s nats_url=%s data_dir=%s max_drafts_per_user=%d allowed_collections=%v post_publish_webhook_url=%s post_publish_webhook_secret=%s disable_recurring=%t allow_private_content_urls=%t rate_limit_per_ip=%d rate_limit_per_account=%d",
-		c.Port, c.ServiceURL, c.ServiceDID, c.PLCRoot, c.HandleResolverURL, setOrUnset(c.EncryptionKey), c.LogLevel, redactNATS(c.NATSURL), c.DataDir,
-		c.MaxDraftsPerUser, c.AllowedCollections, setOrUnset(c.PostPublishWebhookURL), setOrUnset(c.PostPublishWebhookSecret), c.DisableRecurring, c.AllowPrivateContentURLs, c.RateLimitPerIP, c.RateLimitPerAccount)
+	return fmt.Sprintf("port=%d service_url=%s service_did=%s plc_root=%s handle_resolver_url=%s encryption_key=%s encryption_keys_old=%d log_level=%s nats_url=%s data_dir=%s max_drafts_per_user=%d allowed_collections=%v post_publish_webhook_url=%s post_publish_webhook_secret=%s disable_recurring=%t allow_private_content_urls=%t allowed_redirect_origins=%v rate_limit_per_ip=%d rate_limit_per_account=%d",
+		c.Port, c.ServiceURL, c.ServiceDID, c.PLCRoot, c.HandleResolverURL, setOrUnset(c.EncryptionKey), len(c.EncryptionKeysOld), c.LogLevel, redactNATS(c.NATSURL), c.DataDir,
+		c.MaxDraftsPerUser, c.AllowedCollections, setOrUnset(c.PostPublishWebhookURL), setOrUnset(c.PostPublishWebhookSecret), c.DisableRecurring, c.AllowPrivateContentURLs, c.AllowedRedirectOrigins, c.RateLimitPerIP, c.RateLimitPerAccount)
 }
 
 // GoString is String for %#v, so no format verb prints the key.

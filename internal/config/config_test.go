@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/latency-fabric/alf/internal/config"
+	"github.com/latency-fabric/alf/internal/seal"
 )
 
 const (
@@ -94,6 +95,9 @@ func TestLoadGood(t *testing.T) {
 		{"MAX_DRAFTS_PER_USER", map[string]string{"MAX_DRAFTS_PER_USER": "25"}, func(c *config.Config) { c.MaxDraftsPerUser = 25 }},
 		{"DISABLE_RECURRING yes", map[string]string{"DISABLE_RECURRING": "YES"}, func(c *config.Config) { c.DisableRecurring = true }},
 		{"DISABLE_RECURRING 0", map[string]string{"DISABLE_RECURRING": "0"}, func(*config.Config) {}},
+		{"ALLOWED_REDIRECT_ORIGINS", map[string]string{"ALLOWED_REDIRECT_ORIGINS": "https://App.example.com, http://localhost:5173"}, func(c *config.Config) {
+			c.AllowedRedirectOrigins = []string{"https://app.example.com", "http://localhost:5173"}
+		}},
 		{"RATE_LIMIT_PER_IP 0", map[string]string{"RATE_LIMIT_PER_IP": "0"}, func(c *config.Config) { c.RateLimitPerIP = 0 }},
 		{"ALLOW_PRIVATE_CONTENT_URLS true", map[string]string{"ALLOW_PRIVATE_CONTENT_URLS": "true"}, func(c *config.Config) { c.AllowPrivateContentURLs = true }},
 		{"ALLOWED_COLLECTIONS *", map[string]string{"ALLOWED_COLLECTIONS": "*"}, func(*config.Config) {}},
@@ -149,6 +153,8 @@ func TestLoadBad(t *testing.T) {
 		{"ENCRYPTION_KEY non-hex", map[string]string{"ENCRYPTION_KEY": secretish + strings.Repeat("g", 58)}, []string{"ENCRYPTION_KEY:", "non-hex"}},
 		{"LOG_LEVEL loud", map[string]string{"LOG_LEVEL": "loud"}, []string{"LOG_LEVEL:", `"loud"`}},
 		{"DISABLE_RECURRING maybe", map[string]string{"DISABLE_RECURRING": "maybe"}, []string{"DISABLE_RECURRING:", `"maybe"`}},
+		{"ALLOWED_REDIRECT_ORIGINS with a path", map[string]string{"ALLOWED_REDIRECT_ORIGINS": "https://app.example.com/back"}, []string{"ALLOWED_REDIRECT_ORIGINS:", "not an origin"}},
+		{"ENCRYPTION_KEYS_OLD short", map[string]string{"ENCRYPTION_KEYS_OLD": strings.Repeat("a", 64) + ",abc"}, []string{"ENCRYPTION_KEYS_OLD:", "key 2"}},
 		{"RATE_LIMIT_PER_IP -1", map[string]string{"RATE_LIMIT_PER_IP": "-1"}, []string{"RATE_LIMIT_PER_IP:", `"-1"`}},
 		{"RATE_LIMIT_PER_ACCOUNT many", map[string]string{"RATE_LIMIT_PER_ACCOUNT": "many"}, []string{"RATE_LIMIT_PER_ACCOUNT:", `"many"`}},
 		{"ALLOW_PRIVATE_CONTENT_URLS maybe", map[string]string{"ALLOW_PRIVATE_CONTENT_URLS": "maybe"}, []string{"ALLOW_PRIVATE_CONTENT_URLS:", `"maybe"`}},
@@ -255,5 +261,27 @@ func TestCollectionAllowed(t *testing.T) {
 		if got := tc.cfg.CollectionAllowed(tc.nsid); got != tc.want {
 			t.Errorf("CollectionAllowed(%s) with %v = %v", tc.nsid, tc.cfg.AllowedCollections, got)
 		}
+	}
+}
+
+// Key opens what the old keys sealed, seals with ENCRYPTION_KEY.
+func TestKeyWithOldKeys(t *testing.T) {
+	t.Parallel()
+	old, oldHex := seal.NewKey()
+	_, curHex := seal.NewKey()
+	c, err := config.Load(getenv(map[string]string{"ENCRYPTION_KEY": curHex, "ENCRYPTION_KEYS_OLD": oldHex}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(c.String(), oldHex) || !strings.Contains(c.String(), "encryption_keys_old=1") {
+		t.Fatalf("String() = %s", c)
+	}
+	key, err := c.Key("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, _ := old.Seal([]byte("x"))
+	if plain, err := key.Open(sealed); err != nil || string(plain) != "x" {
+		t.Fatalf("Open of the old key's value: %q, %v", plain, err)
 	}
 }

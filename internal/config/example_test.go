@@ -20,7 +20,7 @@ func ExampleLoad() {
 	fmt.Println(err)
 	// Output:
 	// <nil>
-	// port=3005 service_url=http://localhost:3005 service_did=did:web:localhost%3A3005 plc_root=https://plc.directory handle_resolver_url=https://api.bsky.app encryption_key=set log_level=DEBUG nats_url=embedded data_dir=./data max_drafts_per_user=0 allowed_collections=[] post_publish_webhook_url=unset post_publish_webhook_secret=unset disable_recurring=false allow_private_content_urls=false rate_limit_per_ip=1200 rate_limit_per_account=600
+	// port=3005 service_url=http://localhost:3005 service_did=did:web:localhost%3A3005 plc_root=https://plc.directory handle_resolver_url=https://api.bsky.app encryption_key=set encryption_keys_old=0 log_level=DEBUG nats_url=embedded data_dir=./data max_drafts_per_user=0 allowed_collections=[] post_publish_webhook_url=unset post_publish_webhook_secret=unset disable_recurring=false allow_private_content_urls=false allowed_redirect_origins=[] rate_limit_per_ip=1200 rate_limit_per_account=600
 	// PORT: "abc" is not a port number (1-65535)
 	// LOG_LEVEL: "loud" is not one of trace, debug, info, warn, error, fatal, silent
 }

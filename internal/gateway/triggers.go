@@ -133,6 +133,18 @@ func (g *Gateway) newTrigger(ctx context.Context, draftID string, did syntax.DID
 	return hash, nil
 }
 
+// find looks a trigger up by its key: under the HMAC of the current
+// ENCRYPTION_KEY, else of an old one (a trigger made before a rotation).
+func (t *Triggers) find(ctx context.Context, plain string) (triggerEntry, error) {
+	for _, hash := range t.key.HMACs(plain) {
+		e, err := t.lookup(ctx, hash)
+		if !errors.Is(err, errNoTrigger) {
+			return e, err
+		}
+	}
+	return triggerEntry{}, errNoTrigger
+}
+
 func (t *Triggers) lookup(ctx context.Context, hash string) (triggerEntry, error) {
 	kve, err := t.kv.Get(ctx, hash)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -158,7 +170,7 @@ func (g *Gateway) fireTrigger(w http.ResponseWriter, r *http.Request) {
 		writeXRPCError(w, http.StatusNotFound, "NotFound", "Trigger key not found")
 		return
 	}
-	e, err := g.cfg.Triggers.lookup(ctx, g.cfg.Triggers.key.HMAC(key))
+	e, err := g.cfg.Triggers.find(ctx, key)
 	if errors.Is(err, errNoTrigger) {
 		writeXRPCError(w, http.StatusNotFound, "NotFound", "Trigger key not found")
 		return

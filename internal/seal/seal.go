@@ -11,6 +11,11 @@
 //	sealed, err := key.Seal([]byte(appPassword))
 //	plain, err := key.Open(sealed)
 //	hash := key.HMAC(triggerKey)
+//
+// ENCRYPTION_KEY can be rotated: a key made WithOld(earlier keys…) seals
+// with itself only, and opens (and matches HMACs of) values made with any
+// of them, so what was sealed before is resealed with the new key the next
+// time it is written.
 package seal
 
 import (
@@ -41,7 +46,8 @@ var ErrOpen = errors.New("seal: message authentication failed")
 
 // Key is an AES-256-GCM and HMAC-SHA256 key. Its bytes never print.
 type Key struct {
-	b [keySize]byte
+	b   [keySize]byte
+	old []Key // earlier keys that still open sealed values
 }
 
 // ParseKey parses the 64 hex characters of ENCRYPTION_KEY. The error never
@@ -86,22 +92,40 @@ func (k Key) Seal(plain []byte) (string, error) {
 	return enc.EncodeToString(iv) + ":" + enc.EncodeToString(tag) + ":" + enc.EncodeToString(ct), nil
 }
 
-// Open decrypts text made by Seal (or by the reference service). It fails
-// with ErrMalformed or ErrOpen.
+// WithOld returns k that also opens values sealed with the old keys
+// (ENCRYPTION_KEYS_OLD), tried after k in order. It still seals with k
+// alone.
+func (k Key) WithOld(old ...Key) Key {
+	k.old = make([]Key, 0, len(old))
+	for _, o := range old {
+		o.old = nil
+		k.old = append(k.old, o)
+	}
+	return k
+}
+
+// Open decrypts text made by Seal (or by the reference service) with the
+// key or one of its old keys. It fails with ErrMalformed or ErrOpen.
 func (k Key) Open(sealed string) ([]byte, error) {
 	iv, tag, ct, err := split(sealed)
 	if err != nil {
 		return nil, err
 	}
-	aead, err := k.aead()
-	if err != nil {
-		return nil, err
+	for _, key := range k.all() {
+		aead, err := key.aead()
+		if err != nil {
+			return nil, err
+		}
+		if plain, err := aead.Open(nil, iv, append(ct[:len(ct):len(ct)], tag...), nil); err == nil {
+			return plain, nil
+		}
 	}
-	plain, err := aead.Open(nil, iv, append(ct, tag...), nil)
-	if err != nil {
-		return nil, ErrOpen
-	}
-	return plain, nil
+	return nil, ErrOpen
+}
+
+// all is k, then its old keys.
+func (k Key) all() []Key {
+	return append([]Key{{b: k.b}}, k.old...)
 }
 
 // HMAC returns the lowercase hex HMAC-SHA256 of msg under the key.
@@ -109,6 +133,16 @@ func (k Key) HMAC(msg string) string {
 	m := hmac.New(sha256.New, k.b[:])
 	m.Write([]byte(msg))
 	return hex.EncodeToString(m.Sum(nil))
+}
+
+// HMACs returns the HMAC of msg under the key, then under each old key:
+// the names a value may have been stored under.
+func (k Key) HMACs(msg string) []string {
+	out := make([]string, 0, 1+len(k.old))
+	for _, key := range k.all() {
+		out = append(out, key.HMAC(msg))
+	}
+	return out
 }
 
 func (k Key) aead() (cipher.AEAD, error) {

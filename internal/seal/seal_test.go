@@ -212,3 +212,40 @@ func Example() {
 	// seal.Key(redacted)
 	// e154cefd4ffca668969f551097a878515dd7bfc816be2c3e193e0d079607fa78
 }
+
+// After a rotation the new key, given the old one, opens what the old one
+// sealed and finds its HMACs, but seals with itself alone.
+func TestRotation(t *testing.T) {
+	t.Parallel()
+	old, _ := seal.NewKey()
+	cur, _ := seal.NewKey()
+	sealed, err := old.Seal([]byte("app password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated := cur.WithOld(old)
+	plain, err := rotated.Open(sealed)
+	if err != nil || string(plain) != "app password" {
+		t.Fatalf("Open of a value sealed with the old key = %q, %v", plain, err)
+	}
+	if _, err := cur.Open(sealed); err == nil {
+		t.Fatal("the new key alone opens the old key's value")
+	}
+	resealed, err := rotated.Seal(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cur.Open(resealed); err != nil {
+		t.Fatalf("a value sealed after the rotation needs the old key: %v", err)
+	}
+	if _, err := old.Open(resealed); err == nil {
+		t.Fatal("the old key opens a value sealed after the rotation")
+	}
+	hs := rotated.HMACs("trigger")
+	if len(hs) != 2 || hs[0] != cur.HMAC("trigger") || hs[1] != old.HMAC("trigger") {
+		t.Fatalf("HMACs = %v", hs)
+	}
+	if _, err := rotated.Open("bm90:aGVyZQ:AAAA"); !errors.Is(err, seal.ErrOpen) && !errors.Is(err, seal.ErrMalformed) {
+		t.Fatalf("garbage: %v", err)
+	}
+}
