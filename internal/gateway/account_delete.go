@@ -74,6 +74,9 @@ func (g *Gateway) deleteAccount(ctx context.Context, did syntax.DID) error {
 	if g.cfg.Accounts != nil {
 		errs = append(errs, g.cfg.Accounts.Delete(ctx, did))
 	}
+	if g.cfg.OAuth != nil {
+		errs = append(errs, g.cfg.OAuth.Delete(ctx, did))
+	}
 	if g.cfg.Triggers != nil {
 		errs = append(errs, g.cfg.Triggers.Forget(ctx, triggers))
 	}

@@ -29,10 +29,10 @@ func (s *accounts) ConnectAppPassword(ctx context.Context, req *connect.Request[
 	if err != nil {
 		return nil, connectError(err)
 	}
-	a, err := s.g.authorize(ctx, did, host)
-	if err != nil {
+	if err := s.g.Authorized(ctx, did, eventsv1.AuthMethod_AUTH_METHOD_APP_PASSWORD, host); err != nil {
 		return nil, err
 	}
+	a, _ := s.g.cfg.View.Account(did.String())
 	return connect.NewResponse(&alfv1.ConnectAppPasswordResponse{Authorization: authorization(did, a)}), nil
 }
 
@@ -58,28 +58,25 @@ func connectError(err error) error {
 	return connect.NewError(connect.CodeUnavailable, fmt.Errorf("connect to the PDS: %w", err))
 }
 
-// authorize appends AccountAuthorized for an app-password session.
-func (g *Gateway) authorize(ctx context.Context, did syntax.DID, host string) (projection.Account, error) {
+// Authorized appends AccountAuthorized: alf now holds a session of method
+// for did with the PDS host (an app password, or the OAuth callback).
+func (g *Gateway) Authorized(ctx context.Context, did syntax.DID, method eventsv1.AuthMethod, host string) error {
 	for try := 0; ; try++ {
 		cur, _ := g.cfg.View.Account(did.String())
 		env := events.New(did.String(), g.cfg.Clock.Now(), &eventsv1.AccountAuthorized{
-			Did: did.String(), Method: eventsv1.AuthMethod_AUTH_METHOD_APP_PASSWORD, PdsHost: host,
+			Did: did.String(), Method: method, PdsHost: host,
 		})
 		seq, err := g.cfg.Store.Append(ctx, events.AccountSubject(did.String()), cur.Version, env)
 		if errors.Is(err, events.ErrConflict) && try == 0 {
 			if err := g.catchUp(ctx); err != nil {
-				return projection.Account{}, err
+				return err
 			}
 			continue
 		}
 		if err != nil {
-			return projection.Account{}, appendError(err)
+			return appendError(err)
 		}
-		if err := g.waitView(ctx, seq); err != nil {
-			return projection.Account{}, err
-		}
-		a, _ := g.cfg.View.Account(did.String())
-		return a, nil
+		return g.waitView(ctx, seq)
 	}
 }
 

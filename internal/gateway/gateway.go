@@ -36,6 +36,12 @@ type AppPasswords interface {
 	Delete(ctx context.Context, did syntax.DID) error
 }
 
+// OAuthSessions is alf's OAuth client (oauth.Client is one).
+type OAuthSessions interface {
+	Handler() http.Handler
+	Delete(ctx context.Context, did syntax.DID) error
+}
+
 // Config wires a Gateway.
 type Config struct {
 	View     *projection.View
@@ -50,6 +56,9 @@ type Config struct {
 	// PerIP and PerAccount limit the request rate of each client address
 	// and each account (429 with Retry-After); nil limits nothing.
 	PerIP, PerAccount *ratelimit.Limiter
+	// OAuth serves the /oauth/ routes and holds OAuth sessions; nil serves
+	// none.
+	OAuth OAuthSessions
 	// APIKeys keeps alf API keys (the Verifier must accept them too); nil
 	// refuses the key methods.
 	APIKeys *auth.APIKeys
@@ -133,6 +142,9 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("POST /triggers/{key}", g.fireTrigger)
 	mux.HandleFunc("POST /blob", g.serveBlob)
 	mux.HandleFunc("GET /oauth/status", g.oauthStatus)
+	if g.cfg.OAuth != nil {
+		mux.Handle("/oauth/", g.cfg.OAuth.Handler())
+	}
 	mux.HandleFunc("DELETE /account", g.serveDeleteAccount)
 	mux.HandleFunc("GET /xrpc/_health", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

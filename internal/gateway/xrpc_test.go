@@ -5,6 +5,7 @@ import (
 
 	"connectrpc.com/connect"
 	"encoding/json"
+	"fmt"
 	alfv1 "github.com/latency-fabric/alf/gen/alf/v1"
 	"google.golang.org/protobuf/types/known/structpb"
 	"io"
@@ -143,6 +144,13 @@ func TestXRPCCompatibility(t *testing.T) {
 		{"status without a token", call{method: "GET", path: "/oauth/status"}, expect{status: 200, has: []string{"authorized", "authType"}, hasNot: []string{"disableRecurring"}}},
 		{"status", call{method: "GET", path: "/oauth/status", as: alice, lxm: "alf.v1.AccountService.GetAuthorization"}, expect{status: 200, has: []string{"authorized", "authType", "disableRecurring"}}},
 
+		// OAuth routes (§4.6), alf as a confidential client.
+		{"client metadata", call{method: "GET", path: "/oauth/client-metadata.json"}, expect{status: 200, has: []string{"client_id", "jwks_uri", "token_endpoint_auth_method", "redirect_uris", "scope", "dpop_bound_access_tokens"}}},
+		{"jwks", call{method: "GET", path: "/oauth/jwks.json"}, expect{status: 200, has: []string{"keys"}}},
+		{"authorize without handle", call{method: "GET", path: "/oauth/authorize"}, expect{status: 400, name: "handle parameter is required"}},
+		{"authorize to a foreign redirect", call{method: "GET", path: "/oauth/authorize?handle=alice.test&redirect_uri=https://evil.example/steal"}, expect{status: 400}},
+		{"callback without code", call{method: "GET", path: "/oauth/callback"}, expect{status: 400, name: "Missing authorization code"}},
+
 		// Repo writes (§4.3).
 		{"create", call{method: "POST", path: "/xrpc/com.atproto.repo.createRecord", as: alice, body: createBody(a, "", postRecord)}, expect{status: 200, has: []string{"uri", "cid", "validationStatus"}, hasNot: []string{"triggerUrl"}}},
 		{"create without repo", call{method: "POST", path: "/xrpc/com.atproto.repo.createRecord", as: alice, body: `{"collection":"app.bsky.feed.post","record":` + postRecord + `}`}, expect{status: 400, name: "InvalidRequest", message: `Input must have the property "repo"`}},
@@ -197,6 +205,15 @@ func TestXRPCCompatibility(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.want.check(t, g.do(t, tt.call))
 		})
+	}
+
+	meta := g.do(t, call{method: "GET", path: "/oauth/client-metadata.json"}).body
+	if meta["client_id"] != "https://alf.test/oauth/client-metadata.json" || meta["token_endpoint_auth_method"] != "private_key_jwt" ||
+		meta["jwks_uri"] != "https://alf.test/oauth/jwks.json" || !strings.Contains(fmt.Sprint(meta["scope"]), "atproto") {
+		t.Errorf("client metadata %v", meta)
+	}
+	if keys := g.do(t, call{method: "GET", path: "/oauth/jwks.json"}).body["keys"].([]any); len(keys) != 1 || keys[0].(map[string]any)["d"] != nil {
+		t.Errorf("jwks %v: want one public key", keys)
 	}
 
 	// Exact bodies where the reference pins them.

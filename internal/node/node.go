@@ -26,6 +26,7 @@ import (
 	"github.com/latency-fabric/alf/internal/gateway"
 	"github.com/latency-fabric/alf/internal/lexicon"
 	"github.com/latency-fabric/alf/internal/metrics"
+	"github.com/latency-fabric/alf/internal/oauth"
 	"github.com/latency-fabric/alf/internal/pds"
 	"github.com/latency-fabric/alf/internal/projection"
 	"github.com/latency-fabric/alf/internal/publisher"
@@ -69,8 +70,16 @@ type Options struct {
 	// by the node); the publisher role runs it.
 	Chain chain.Config
 	// Collections reports whether a collection may be written; nil allows
-	// all.
-	Collections func(nsid string) bool
+	// all. CollectionNames lists them (ALLOWED_COLLECTIONS; nil: all), for
+	// the OAuth scopes alf asks for.
+	Collections     func(nsid string) bool
+	CollectionNames []string
+	// RedirectOrigins are where /oauth/authorize may send a user back to
+	// (ALLOWED_REDIRECT_ORIGINS), besides ServiceURL's origin.
+	RedirectOrigins []string
+	// HandleResolverURL resolves handles at /oauth/authorize ("" resolves
+	// them with Directory).
+	HandleResolverURL string
 	// WebhookURL is POSTed after each publish ("" for none), signed with
 	// WebhookKey; the publisher role runs the notifier.
 	WebhookURL string
@@ -118,6 +127,8 @@ type Node struct {
 	timer *timer.Timer
 	pub   *publisher.Publisher
 	chain *chain.Chainer // Advance for the gateway; a service in the publisher role
+	oauth *oauth.Client
+	gw    *gateway.Gateway // set once the gateway role is assembled
 	stats *metrics.Metrics
 	hook  *webhook.Notifier
 	http  *http.Server
@@ -170,6 +181,9 @@ func (n *Node) start(ctx context.Context, js jetstream.JetStream) error {
 			return fmt.Errorf("sessions bucket: %w", err)
 		}
 		sessions = pds.NewSessions(kv, o.Key, o.Directory, o.HTTPClient)
+		if n.oauth, err = n.oauthClient(ctx, js); err != nil {
+			return err
+		}
 	}
 	cc := o.Chain
 	cc.View, cc.Store, cc.Clock, cc.Log = n.view, n.store, o.Clock, o.Log.With("role", "chainer")
@@ -205,7 +219,7 @@ func (n *Node) start(ctx context.Context, js jetstream.JetStream) error {
 		pc.View, pc.Store, pc.Clock, pc.Log, pc.Metrics = n.view, n.store, o.Clock, o.Log.With("role", "publisher"), n.stats
 		pc.Accounts = o.Accounts
 		if pc.Accounts == nil {
-			pc.Accounts = sessions
+			pc.Accounts = preferOAuth{oauth: n.oauth, sessions: sessions}
 		}
 		obj, err := js.ObjectStore(ctx, events.ObjectBlobs)
 		if err != nil {
@@ -300,13 +314,14 @@ func (n *Node) gateway(sessions *pds.Sessions) (*gateway.Gateway, error) {
 		return nil, fmt.Errorf("API keys bucket: %w", err)
 	}
 	keys := auth.NewAPIKeys(keysKV)
-	return gateway.New(gateway.Config{
+	n.gw = gateway.New(gateway.Config{
 		View:             n.view,
 		Store:            n.store,
 		Verifier:         auth.NewVerifier(o.ServiceDID, o.Directory).WithAPIKeys(keys),
 		APIKeys:          keys,
 		PerIP:            limiter(o.RateLimits.PerIP),
 		PerAccount:       limiter(o.RateLimits.PerAccount),
+		OAuth:            n.oauth,
 		Accounts:         sessions,
 		Triggers:         gateway.NewTriggers(kv, o.Key, o.ServiceURL),
 		Blobs:            blob.NewStore(obj),
@@ -317,7 +332,8 @@ func (n *Node) gateway(sessions *pds.Sessions) (*gateway.Gateway, error) {
 		Collections:      o.Collections,
 		Clock:            o.Clock,
 		Log:              o.Log.With("role", "gateway"),
-	}), nil
+	})
+	return n.gw, nil
 }
 
 // Addr is the HTTP listen address ("" when the node serves no HTTP).

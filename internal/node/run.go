@@ -32,6 +32,9 @@ func FromConfig(cfg config.Config, key seal.Key, nc *nats.Conn, roles Roles, log
 	o.RateLimits = RateLimits{PerIP: cfg.RateLimitPerIP, PerAccount: cfg.RateLimitPerAccount}
 	o.Content = content.New(content.Config{AllowPrivate: cfg.AllowPrivateContentURLs})
 	o.Collections = cfg.CollectionAllowed
+	o.CollectionNames = cfg.AllowedCollections
+	o.RedirectOrigins = cfg.AllowedRedirectOrigins
+	o.HandleResolverURL = cfg.HandleResolverURL
 	o.WebhookURL = cfg.PostPublishWebhookURL
 	o.WebhookKey = []byte(cfg.PostPublishWebhookSecret)
 	o.Directory = auth.NewDirectory(cfg.PLCRoot, o.HTTPClient)
@@ -69,7 +72,7 @@ func Main(name string, roles Roles) int {
 		return 2
 	}
 	log := Logger(cfg.LogLevel).With("service", "alf-"+name)
-	key, err := seal.ParseKey(cfg.EncryptionKey)
+	key, err := cfg.Key("")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "alf %s: configuration: %v\n", name, err)
 		return 2
