@@ -11,6 +11,9 @@ import (
 
 	"connectrpc.com/connect"
 	alfv1 "github.com/latency-fabric/alf/gen/alf/v1"
+	"github.com/latency-fabric/alf/internal/auth"
+	"github.com/latency-fabric/alf/internal/authtest"
+	"github.com/latency-fabric/alf/internal/events"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -19,6 +22,7 @@ var (
 	ingestDrafts  = flag.Int("ingest.drafts", 20000, "drafts BenchmarkIngest creates per run")
 	ingestWorkers = flag.Int("ingest.workers", 64, "concurrent CreateDraft callers of BenchmarkIngest")
 	ingestGzip    = flag.Bool("ingest.gzip", true, "callers accept gzipped responses, as connect-go clients do by default")
+	ingestAuth    = flag.String("ingest.auth", "service", "how BenchmarkIngest's callers authenticate: service (a service-auth JWT each) or apikey (an alf API key each)")
 )
 
 // BenchmarkIngest creates drafts with CreateDraft over HTTP/1.1 (Connect
@@ -51,7 +55,7 @@ func benchIngest(b *testing.B, opts ...connect.ClientOption) {
 	hc := httpClient(workers)
 	clients := make([]callFunc, workers)
 	for w, id := range ids {
-		clients[w] = creator(draftClient(hc, a.node.Addr(), createToken(b, id), opts...))
+		clients[w] = creator(draftClient(hc, a.node.Addr(), ingestToken(b, a, id), opts...))
 	}
 	var samples []time.Duration
 	var elapsed time.Duration
@@ -70,6 +74,27 @@ func benchIngest(b *testing.B, opts ...connect.ClientOption) {
 	b.ReportMetric(rate, "drafts/s")
 	s.report(b, "call")
 	b.Logf("ingest: %d drafts from %d callers: %.0f drafts/s, call %s", len(samples), workers, rate, s)
+}
+
+// ingestToken is what a caller sends as its bearer token (-ingest.auth).
+func ingestToken(b *testing.B, a *alf, id *authtest.Identity) string {
+	b.Helper()
+	switch *ingestAuth {
+	case "service":
+		return createToken(b, id)
+	case "apikey":
+		kv, err := a.node.Store().JetStream().KeyValue(context.Background(), events.BucketAPIKeys)
+		if err != nil {
+			b.Fatal(err)
+		}
+		secret, _, err := auth.NewAPIKeys(kv).Create(context.Background(), id.DID, "bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		return secret
+	}
+	b.Fatalf("-ingest.auth %q: want service or apikey", *ingestAuth)
+	return ""
 }
 
 // callFunc creates the i-th draft of a run.

@@ -314,6 +314,9 @@ func (c *Chainer) createDraft(ctx context.Context, s projection.Schedule, p *pro
 		},
 	}
 	err = c.append(ctx, events.DraftSubject(s.DID, p.DraftID), 0, ev)
+	if err == nil {
+		return c.cancelIfDropped(ctx, s.ID, p.DraftID)
+	}
 	if !errors.Is(err, events.ErrConflict) {
 		return err
 	}
@@ -328,6 +331,18 @@ func (c *Chainer) createDraft(ctx context.Context, s projection.Schedule, p *pro
 	// queue the occurrence again under a free key; the next step creates it.
 	s, _ = c.cfg.View.Schedule(s.ID)
 	return c.reslot(ctx, s, p)
+}
+
+// cancelIfDropped cancels a draft just created whose occurrence the
+// schedule dropped (a pause or delete) between its queueing and its
+// creation: the command that dropped it saw no draft to cancel.
+func (c *Chainer) cancelIfDropped(ctx context.Context, scheduleID, draftID string) error {
+	s, ok := c.cfg.View.Schedule(scheduleID)
+	if !ok || s.Dropped != draftID {
+		return nil
+	}
+	_, err := c.cancelDropped(ctx, s)
+	return err
 }
 
 // reslot queues the pending occurrence p again under a key no draft uses.

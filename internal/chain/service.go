@@ -10,10 +10,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// The event types that may call for a step: the end (or the creation) of a
-// draft, and every schedule event.
+// The event types that may call for a step: the end of a draft, and every
+// schedule event. (A DraftCreated needs none: the chainer that appended it
+// checks the schedule right after, see cancelIfDropped.)
 var draftTypes = map[string]bool{
-	"DraftCreated":   true,
 	"DraftPublished": true,
 	"DraftFailed":    true,
 	"DraftCancelled": true,
