@@ -150,6 +150,10 @@ func TestXRPCCompatibility(t *testing.T) {
 		{"authorize without handle", call{method: "GET", path: "/oauth/authorize"}, expect{status: 400, name: "handle parameter is required"}},
 		{"authorize to a foreign redirect", call{method: "GET", path: "/oauth/authorize?handle=alice.test&redirect_uri=https://evil.example/steal"}, expect{status: 400}},
 		{"callback without code", call{method: "GET", path: "/oauth/callback"}, expect{status: 400, name: "Missing authorization code"}},
+		{"delete account without a token", call{method: "DELETE", path: "/account"}, expect{status: 401, name: "AuthenticationRequired"}},
+		{"delete account with a token for another method", call{method: "DELETE", path: "/account", as: bob, lxm: "alf.v1.AccountService.GetAuthorization"}, expect{status: 401, name: "AuthenticationRequired"}},
+		{"trigger unknown", call{method: "POST", path: "/triggers/nope"}, expect{status: 404, name: "NotFound", message: "Trigger key not found"}},
+		{"GET a trigger", call{method: "GET", path: "/triggers/nope"}, expect{status: 404, name: "Not found"}},
 
 		// Repo writes (§4.3).
 		{"create", call{method: "POST", path: "/xrpc/com.atproto.repo.createRecord", as: alice, body: createBody(a, "", postRecord)}, expect{status: 200, has: []string{"uri", "cid", "validationStatus"}, hasNot: []string{"triggerUrl"}}},

@@ -153,4 +153,32 @@ func TestNodePublishesThroughOAuth(t *testing.T) {
 	if rec.Value["text"] != marker {
 		t.Fatalf("record on the PDS: %v", rec.Value)
 	}
+
+	// DELETE /account: the grant is revoked and nothing of bob is left in
+	// alf, in the log, the sessions or the object store.
+	if del := call("DELETE", "/account", "alf.v1.AccountService.DeleteAccount", nil, nil); del["deleted"] != true {
+		t.Fatalf("DELETE /account: %v", del)
+	}
+	if st := call("GET", "/oauth/status", "alf.v1.AccountService.GetAuthorization", nil, nil); st["authorized"] != false {
+		t.Fatalf("/oauth/status after delete: %v", st)
+	}
+	if posts := call("GET", "/xrpc/town.roundabout.scheduledPosts.listPosts?repo="+url.QueryEscape(bob.DID), "town.roundabout.scheduledPosts.listPosts", nil, nil)["posts"].([]any); len(posts) != 0 {
+		t.Fatalf("posts after delete: %v", posts)
+	}
+	var left int
+	if err := n.Store().Replay(ctx, 1, events.AccountFilters(bob.DID), func(events.Event) error { left++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Fatalf("%d events of bob left in the log", left)
+	}
+	sessions, err := js.KeyValue(ctx, events.BucketSessions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys, err := sessions.ListKeys(ctx); err == nil {
+		for k := range keys.Keys() {
+			t.Errorf("session %s left after delete", k)
+		}
+	}
 }
