@@ -23,6 +23,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -63,7 +64,26 @@ type Verifier struct {
 	audience  string
 	validator *indigoauth.ServiceAuthValidator
 	cache     *tokenCache
-	keys      *APIKeys // nil: API keys are refused
+	keys      *APIKeys      // nil: API keys are refused
+	dpop      *DPoPVerifier // nil: the DPoP scheme is refused
+}
+
+// WithDPoP makes v accept DPoP-bound PDS access tokens too
+// (Authorization: DPoP …, with a DPoP proof), checked by d, in
+// VerifyRequest; and returns v.
+func (v *Verifier) WithDPoP(d *DPoPVerifier) *Verifier {
+	v.dpop = d
+	return v
+}
+
+// VerifyRequest checks the credentials of an HTTP request for a call of
+// lxm: a DPoP-bound access token and its proof when the Authorization
+// scheme is DPoP (see WithDPoP), else the header as Verify does.
+func (v *Verifier) VerifyRequest(ctx context.Context, r *http.Request, lxm string) (syntax.DID, error) {
+	if scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " "); v.dpop != nil && strings.EqualFold(scheme, "DPoP") {
+		return v.dpop.Verify(ctx, r)
+	}
+	return v.Verify(ctx, r.Header.Get("Authorization"), lxm)
 }
 
 // WithAPIKeys makes v accept alf API keys (Bearer alf_…) from keys too, and

@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+	"net/http"
+	"net/url"
 
 	"connectrpc.com/connect"
 )
@@ -22,7 +24,7 @@ func (i *interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		if req.Spec().IsClient {
 			return next(ctx, req)
 		}
-		ctx, err := i.authenticate(ctx, req.Header().Get("Authorization"), req.Spec().Procedure)
+		ctx, err := i.authenticate(ctx, req.HTTPMethod(), req.Header(), req.Spec().Procedure)
 		if err != nil {
 			return nil, err
 		}
@@ -36,7 +38,7 @@ func (i *interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 
 func (i *interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
-		ctx, err := i.authenticate(ctx, conn.RequestHeader().Get("Authorization"), conn.Spec().Procedure)
+		ctx, err := i.authenticate(ctx, http.MethodPost, conn.RequestHeader(), conn.Spec().Procedure)
 		if err != nil {
 			return err
 		}
@@ -44,8 +46,12 @@ func (i *interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 	}
 }
 
-func (i *interceptor) authenticate(ctx context.Context, authorization, procedure string) (context.Context, error) {
-	did, err := i.v.Verify(ctx, authorization, ProcedureLXM(procedure))
+// authenticate checks a call's headers; the request it builds for
+// VerifyRequest carries what a DPoP proof is checked against (method and
+// path; the host is alf's public URL).
+func (i *interceptor) authenticate(ctx context.Context, method string, header http.Header, procedure string) (context.Context, error) {
+	r := &http.Request{Method: method, URL: &url.URL{Path: procedure}, Header: header}
+	did, err := i.v.VerifyRequest(ctx, r, ProcedureLXM(procedure))
 	if err != nil {
 		return ctx, connect.NewError(connect.CodeUnauthenticated, err)
 	}

@@ -883,3 +883,27 @@ func BenchmarkDPoPVerify(b *testing.B) {
 		b.ReportMetric(float64(b.N)/s, "verifications/s")
 	}
 }
+
+// A Verifier WithDPoP takes DPoP-bound access tokens in VerifyRequest, and
+// service-auth tokens as before; the Connect interceptor passes the call's
+// method and path for the proof's htm and htu.
+func TestVerifierWithDPoP(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, auth.DPoPConfig{})
+	v := auth.NewVerifier(aud, w.dir).WithDPoP(w.v)
+	did, err := v.VerifyRequest(context.Background(), w.valid(), lxm)
+	if err != nil || did != w.user {
+		t.Fatalf("VerifyRequest of a DPoP request = %s, %v", did, err)
+	}
+	replayed := w.valid()
+	if _, err := v.VerifyRequest(context.Background(), replayed, lxm); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.VerifyRequest(context.Background(), replayed, lxm); !errors.Is(err, auth.ErrUnauthenticated) {
+		t.Fatalf("a replayed proof: %v", err)
+	}
+	plain := auth.NewVerifier(aud, w.dir)
+	if _, err := plain.VerifyRequest(context.Background(), w.valid(), lxm); !errors.Is(err, auth.ErrUnauthenticated) {
+		t.Fatalf("a Verifier without DPoP took a DPoP request: %v", err)
+	}
+}

@@ -11,7 +11,7 @@ import (
 // XRPC error body {"error":"AuthenticationRequired","message":...}.
 func (v *Verifier) Middleware(lxm func(*http.Request) string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		did, err := v.Verify(r.Context(), r.Header.Get("Authorization"), lxm(r))
+		did, err := v.VerifyRequest(r.Context(), r, lxm(r))
 		if err != nil {
 			writeUnauthorized(w, err.Error())
 			return

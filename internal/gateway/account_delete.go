@@ -34,7 +34,7 @@ func (s *accounts) DeleteAccount(ctx context.Context, _ *connect.Request[alfv1.D
 // failure 503, and everything of the account is removed, not only its
 // session.
 func (g *Gateway) serveDeleteAccount(w http.ResponseWriter, r *http.Request) {
-	did, err := g.cfg.Verifier.Verify(r.Context(), r.Header.Get("Authorization"), deleteAccountLXM)
+	did, err := g.cfg.Verifier.VerifyRequest(r.Context(), r, deleteAccountLXM)
 	if err != nil {
 		writeXRPCError(w, http.StatusUnauthorized, "AuthenticationRequired", authMessage(err))
 		return

@@ -49,7 +49,7 @@ func (g *Gateway) serveUploadBlob(w http.ResponseWriter, r *http.Request) {
 // upload authenticates the caller and stores the body as their blob. A body
 // over the limit of its type is refused with 413 before anything is stored.
 func (g *Gateway) upload(w http.ResponseWriter, r *http.Request, authName string) (blob.Info, error) {
-	did, err := g.cfg.Verifier.Verify(r.Context(), r.Header.Get("Authorization"), uploadLXM)
+	did, err := g.cfg.Verifier.VerifyRequest(r.Context(), r, uploadLXM)
 	if err != nil {
 		return blob.Info{}, &xrpcError{status: http.StatusUnauthorized, name: authName, message: authMessage(err)}
 	}

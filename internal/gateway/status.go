@@ -14,7 +14,7 @@ const statusLXM = "alf.v1.AccountService.GetAuthorization"
 // a caller alf cannot authenticate is simply not authorized. Unlike the
 // reference, a revoked session reads as not authorized.
 func (g *Gateway) oauthStatus(w http.ResponseWriter, r *http.Request) {
-	did, err := g.cfg.Verifier.Verify(r.Context(), r.Header.Get("Authorization"), statusLXM)
+	did, err := g.cfg.Verifier.VerifyRequest(r.Context(), r, statusLXM)
 	if err != nil {
 		writeJSON(w, http.StatusOK, map[string]any{"authorized": false, "authType": nil})
 		return

@@ -101,7 +101,7 @@ func (g *Gateway) serveXRPC(w http.ResponseWriter, r *http.Request) {
 		writeXRPCError(w, http.StatusUnauthorized, "AuthenticationRequired", msgRecurringDisabled)
 		return
 	}
-	did, err := g.cfg.Verifier.Verify(r.Context(), r.Header.Get("Authorization"), nsid)
+	did, err := g.cfg.Verifier.VerifyRequest(r.Context(), r, nsid)
 	if err != nil {
 		writeXRPCError(w, http.StatusUnauthorized, "AuthenticationRequired", authMessage(err))
 		return

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -314,10 +315,18 @@ func (n *Node) gateway(sessions *pds.Sessions) (*gateway.Gateway, error) {
 		return nil, fmt.Errorf("API keys bucket: %w", err)
 	}
 	keys := auth.NewAPIKeys(keysKV)
+	dpop, err := auth.NewDPoPVerifier(auth.DPoPConfig{
+		Directory: o.Directory,
+		PublicURL: o.ServiceURL,
+		AllowHTTP: strings.HasPrefix(o.ServiceURL, "http://"), // a development alf on loopback
+	})
+	if err != nil {
+		return nil, fmt.Errorf("DPoP verifier: %w", err)
+	}
 	n.gw = gateway.New(gateway.Config{
 		View:             n.view,
 		Store:            n.store,
-		Verifier:         auth.NewVerifier(o.ServiceDID, o.Directory).WithAPIKeys(keys),
+		Verifier:         auth.NewVerifier(o.ServiceDID, o.Directory).WithAPIKeys(keys).WithDPoP(dpop),
 		APIKeys:          keys,
 		PerIP:            limiter(o.RateLimits.PerIP),
 		PerAccount:       limiter(o.RateLimits.PerAccount),
