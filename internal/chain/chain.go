@@ -92,6 +92,11 @@ type Config struct {
 	Workers int
 	// ViewTimeout bounds each wait for the view to show an event (default 10 s).
 	ViewTimeout time.Duration
+	// MaxAckPending bounds the events delivered and not yet handled
+	// (default 10,000). A burst larger than it stalls the consumer for
+	// seconds while the server holds further deliveries back (measured:
+	// at 320, 2 of 7 bursts of 10,000 took 10 s instead of 3 s).
+	MaxAckPending int
 }
 
 func (c Config) withDefaults() Config {
@@ -112,6 +117,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ViewTimeout <= 0 {
 		c.ViewTimeout = 10 * time.Second
+	}
+	if c.MaxAckPending <= 0 {
+		c.MaxAckPending = 10_000
 	}
 	return c
 }

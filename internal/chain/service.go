@@ -37,7 +37,7 @@ func (c *Chainer) Start(ctx context.Context) error {
 		AckPolicy:      jetstream.AckExplicitPolicy,
 		AckWait:        30 * time.Second,
 		MaxDeliver:     -1,
-		MaxAckPending:  10 * c.cfg.Workers,
+		MaxAckPending:  c.cfg.MaxAckPending,
 	})
 	if err != nil {
 		return fmt.Errorf("chainer consumer: %w", err)
