@@ -237,15 +237,7 @@ func (c *Chainer) queueNext(ctx context.Context, s projection.Schedule) error {
 	if !ok {
 		return c.errored(ctx, s, "no free record key for the occurrence at "+o.At.UTC().Format(time.RFC3339))
 	}
-	q := &eventsv1.ScheduleOccurrenceQueued{
-		ScheduleId: s.ID,
-		DraftId:    events.DraftID(uri, lifecycle),
-		Uri:        uri,
-		Lifecycle:  lifecycle,
-		At:         timestamppb.New(o.At),
-		Date:       o.Date,
-		After:      timestamppb.New(after),
-	}
+	q := queued(s.ID, uri, lifecycle, o.At, o.Date, after)
 	if err := c.append(ctx, subject, s.Version, q); err != nil {
 		return err
 	}
@@ -362,16 +354,22 @@ func (c *Chainer) reslot(ctx context.Context, s projection.Schedule, p *projecti
 	if !ok {
 		return c.errored(ctx, s, "no free record key for the occurrence at "+p.At.UTC().Format(time.RFC3339))
 	}
-	q := &eventsv1.ScheduleOccurrenceQueued{
-		ScheduleId: s.ID,
+	q := queued(s.ID, uri, lifecycle, p.At, p.Date, s.After())
+	return c.append(ctx, events.ScheduleSubject(s.DID, s.ID), s.Version, q)
+}
+
+// queued is the event queueing the occurrence at at (series date date,
+// found after after) as lifecycle of uri.
+func queued(scheduleID, uri string, lifecycle uint32, at time.Time, date string, after time.Time) *eventsv1.ScheduleOccurrenceQueued {
+	return &eventsv1.ScheduleOccurrenceQueued{
+		ScheduleId: scheduleID,
 		DraftId:    events.DraftID(uri, lifecycle),
 		Uri:        uri,
 		Lifecycle:  lifecycle,
-		At:         timestamppb.New(p.At),
-		Date:       p.Date,
-		After:      timestamppb.New(s.After()),
+		At:         timestamppb.New(at),
+		Date:       date,
+		After:      timestamppb.New(after),
 	}
-	return c.append(ctx, events.ScheduleSubject(s.DID, s.ID), s.Version, q)
 }
 
 // content is what an occurrence publishes: the override_payload record of

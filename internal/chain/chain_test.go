@@ -210,33 +210,29 @@ func TestConcurrentAdvanceQueuesOnce(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
 	id := r.create(daily9, record)
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := r.chainer().Advance(context.Background(), id); err != nil {
-				t.Errorf("Advance: %v", err)
-			}
-		}()
-	}
-	wg.Wait()
-	first := r.pending(id)
-	r.publish(first)
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := r.chainer().Advance(context.Background(), id); err != nil {
-				t.Errorf("Advance: %v", err)
-			}
-		}()
-	}
-	wg.Wait()
+	r.advanceAtOnce(t, 8, id)
+	r.publish(r.pending(id))
+	r.advanceAtOnce(t, 8, id)
 	counts := r.eventCounts(t)
 	if counts["ScheduleOccurrenceQueued"] != 2 || counts["DraftCreated"] != 2 {
 		t.Fatalf("events %v, want 2 occurrences queued and 2 drafts", counts)
 	}
+}
+
+// advanceAtOnce advances each of ids from n chainers at once.
+func (r *rig) advanceAtOnce(t *testing.T, n int, ids ...string) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for range n {
+		for _, id := range ids {
+			wg.Go(func() {
+				if err := r.chainer().Advance(context.Background(), id); err != nil {
+					t.Errorf("Advance %s: %v", id, err)
+				}
+			})
+		}
+	}
+	wg.Wait()
 }
 
 func (r *rig) eventCounts(t *testing.T) map[string]int {
@@ -450,15 +446,7 @@ func TestCollidingKeysGetTheirOwnDrafts(t *testing.T) {
 			ScheduleId: id, Did: did, Collection: "app.bsky.feed.post", Rule: []byte(daily9), Record: []byte(record),
 		})
 	}
-	var wg sync.WaitGroup
-	for _, id := range []string{a, b, a, b} {
-		wg.Go(func() {
-			if err := r.chainer().Advance(context.Background(), id); err != nil {
-				t.Errorf("Advance %s: %v", id, err)
-			}
-		})
-	}
-	wg.Wait()
+	r.advanceAtOnce(t, 2, a, b)
 	da, db := r.pending(a), r.pending(b)
 	if da.URI == db.URI || !da.ScheduledAt.Equal(db.ScheduledAt) {
 		t.Fatalf("drafts %s and %s for occurrences %s and %s", da.URI, db.URI, da.ScheduledAt, db.ScheduledAt)

@@ -246,17 +246,24 @@ func (g *Gateway) ownSchedule(did syntax.DID, id string) (projection.Schedule, e
 	return s, nil
 }
 
-// changeSchedule applies an update, deciding again on fresh state after a
-// conflict.
+// changeSchedule applies an update.
 func (g *Gateway) changeSchedule(ctx context.Context, did syntax.DID, id string, ch scheduleChange) (projection.Schedule, error) {
+	return g.scheduleCommand(ctx, did, id, func(s projection.Schedule) ([]proto.Message, error) { return g.decideChange(s, ch) })
+}
+
+// scheduleCommand decides a command on the caller's schedule, appends its
+// events at the schedule's version, deciding again once on fresh state
+// after a conflict, and lets the chainer take the steps that follow. No
+// events means nothing to do.
+func (g *Gateway) scheduleCommand(ctx context.Context, did syntax.DID, id string, decide func(projection.Schedule) ([]proto.Message, error)) (projection.Schedule, error) {
 	for try := 0; ; try++ {
 		s, err := g.ownSchedule(did, id)
 		if err != nil {
 			return projection.Schedule{}, err
 		}
-		evs, err := g.decideChange(s, ch)
-		if err != nil {
-			return projection.Schedule{}, err
+		evs, err := decide(s)
+		if err != nil || len(evs) == 0 {
+			return s, err
 		}
 		seq, err := g.appendAll(ctx, did.String(), events.ScheduleSubject(s.DID, s.ID), s.Version, evs)
 		if errors.Is(err, events.ErrConflict) && try == 0 {
@@ -267,9 +274,6 @@ func (g *Gateway) changeSchedule(ctx context.Context, did syntax.DID, id string,
 		}
 		if err != nil {
 			return projection.Schedule{}, appendError(err)
-		}
-		if seq == 0 {
-			return s, nil
 		}
 		return g.advanced(ctx, id, seq)
 	}
@@ -353,27 +357,12 @@ func (g *Gateway) pendingUnclaimed(s projection.Schedule) bool {
 
 // deleteSchedule cancels a schedule and its queued occurrence.
 func (g *Gateway) deleteSchedule(ctx context.Context, did syntax.DID, id string) (projection.Schedule, error) {
-	for try := 0; ; try++ {
-		s, err := g.ownSchedule(did, id)
-		if err != nil {
-			return projection.Schedule{}, err
-		}
+	return g.scheduleCommand(ctx, did, id, func(s projection.Schedule) ([]proto.Message, error) {
 		if s.Status == projection.ScheduleCancelled {
-			return s, nil
+			return nil, nil
 		}
-		ev := &eventsv1.ScheduleCancelled{ScheduleId: s.ID, Reason: "deleted by the user"}
-		seq, err := g.appendAll(ctx, did.String(), events.ScheduleSubject(s.DID, s.ID), s.Version, []proto.Message{ev})
-		if errors.Is(err, events.ErrConflict) && try == 0 {
-			if err := g.catchUp(ctx); err != nil {
-				return projection.Schedule{}, err
-			}
-			continue
-		}
-		if err != nil {
-			return projection.Schedule{}, appendError(err)
-		}
-		return g.advanced(ctx, id, seq)
-	}
+		return []proto.Message{&eventsv1.ScheduleCancelled{ScheduleId: s.ID, Reason: "deleted by the user"}}, nil
+	})
 }
 
 // appendAll appends evs to one subject in order, from version on, and
