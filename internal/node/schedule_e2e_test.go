@@ -77,14 +77,17 @@ func (e *scheduleEnv) schedule(t *testing.T, id string) map[string]any {
 	return e.xrpc(t, "GET", "getSchedule", "id="+id)["schedule"].(map[string]any)
 }
 
-// awaitFired waits until the schedule has published n occurrences and
-// returns it.
-func (e *scheduleEnv) awaitFired(t *testing.T, id string, n int) map[string]any {
+// awaitFired waits until the schedule has published n occurrences and has
+// moved on from the occurrence it had queued in prev (queued the next, or
+// ended), and returns it.
+func (e *scheduleEnv) awaitFired(t *testing.T, prev map[string]any, n int) map[string]any {
 	t.Helper()
+	id := prev["id"].(string)
 	var s map[string]any
-	eventually(t, 20*time.Second, fmt.Sprintf("schedule %s to fire %d times", id, n), func() bool {
+	eventually(t, 20*time.Second, fmt.Sprintf("schedule %s to fire %d times and move on", id, n), func() bool {
 		s = e.schedule(t, id)
-		return s["fireCount"] == float64(n)
+		movedOn := s["nextOccurrenceAt"] != prev["nextOccurrenceAt"] || s["status"] != "active"
+		return s["fireCount"] == float64(n) && movedOn
 	})
 	return s
 }
@@ -113,7 +116,7 @@ func TestScheduleEndToEnd(t *testing.T) {
 	id := s["id"].(string)
 	for i := 1; i <= 3; i++ {
 		e.clock.Set(next(t, s))
-		s = e.awaitFired(t, id, i)
+		s = e.awaitFired(t, s, i)
 	}
 	eventually(t, 10*time.Second, "the schedule to complete", func() bool {
 		s = e.schedule(t, id)
@@ -146,7 +149,7 @@ func TestSchedulePauseResumeEndToEnd(t *testing.T) {
 	s := e.create(t, everyMinute3, map[string]any{"record": markedRecord(marker)})
 	id := s["id"].(string)
 	e.clock.Set(next(t, s))
-	s = e.awaitFired(t, id, 1)
+	s = e.awaitFired(t, s, 1)
 	second := next(t, s)
 
 	paused := e.xrpc(t, "POST", "updateSchedule", map[string]any{"id": id, "status": "paused"})["schedule"].(map[string]any)
@@ -158,9 +161,10 @@ func TestSchedulePauseResumeEndToEnd(t *testing.T) {
 	if !next(t, resumed).Equal(second) {
 		t.Fatalf("resumed before the second occurrence: next %v, want %v", resumed["nextOccurrenceAt"], second)
 	}
+	s = resumed
 	for i := 2; i <= 3; i++ {
 		e.clock.Set(next(t, s))
-		s = e.awaitFired(t, id, i)
+		s = e.awaitFired(t, s, i)
 	}
 	eventually(t, 10*time.Second, "the schedule to complete", func() bool { return e.schedule(t, id)["status"] == "completed" })
 	if got := countPosts(t, e.user.client, marker); got != 3 {
@@ -181,7 +185,7 @@ func TestSchedulePublishEarlyEndToEnd(t *testing.T) {
 	if post["status"] != "published" {
 		t.Fatalf("publishPost: %v", post)
 	}
-	s = e.awaitFired(t, id, 1)
+	s = e.awaitFired(t, s, 1)
 	if got := next(t, s); !got.Equal(first.Add(time.Minute)) {
 		t.Fatalf("after publishing the first early, next is %v, want %v", got, first.Add(time.Minute))
 	}
@@ -214,10 +218,9 @@ func TestScheduleContentURLEndToEnd(t *testing.T) {
 	t.Cleanup(src.Close)
 	e := newScheduleEnv(t, 3, func(o *node.Options) { o.Content = content.New(content.Config{AllowPrivate: true}) })
 	s := e.create(t, everyMinute3, map[string]any{"contentUrl": src.URL + "/next?kind=prompt"})
-	id := s["id"].(string)
 	first := next(t, s)
 	e.clock.Set(first)
-	e.awaitFired(t, id, 1)
+	e.awaitFired(t, s, 1)
 	if got := countPosts(t, e.user.client, marker+" #1"); got != 1 {
 		t.Fatalf("%d posts with the fetched text, want 1", got)
 	}
