@@ -325,11 +325,6 @@ func (v *View) List(did string, q Query) ([]Draft, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	limit = min(limit, 100)
 	key, cmp := listOrder(q.BySchedule)
 
 	v.mu.RLock()
@@ -346,13 +341,29 @@ func (v *View) List(did string, q Query) ([]Draft, string, error) {
 	}
 	v.mu.RUnlock()
 
-	slices.SortFunc(rows, func(a, b Draft) int { return cmp(key(&a), a.ID, key(&b), b.ID) })
+	rows, next := cut(rows, q.Limit, func(d Draft) (time.Time, string) { return key(&d), d.ID }, cmp)
+	return rows, next, nil
+}
+
+// cut sorts rows by (sort key, id) with cmp and returns the first page of
+// limit rows (1–100; 0 means 50) and the cursor of the next ("" after the
+// last).
+func cut[T any](rows []T, limit int, sortKey func(T) (time.Time, string), cmp func(at time.Time, id string, bt time.Time, bid string) int) ([]T, string) {
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, 100)
+	slices.SortFunc(rows, func(a, b T) int {
+		at, aid := sortKey(a)
+		bt, bid := sortKey(b)
+		return cmp(at, aid, bt, bid)
+	})
 	if len(rows) <= limit {
-		return rows, "", nil
+		return rows, ""
 	}
 	rows = rows[:limit]
-	last := rows[limit-1]
-	return rows, makeCursor(key(&last), last.ID), nil
+	at, id := sortKey(rows[limit-1])
+	return rows, makeCursor(at, id)
 }
 
 // listOrder gives the sort key of a listing and the comparison of two rows

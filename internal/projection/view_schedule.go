@@ -1,8 +1,6 @@
 package projection
 
-import (
-	"slices"
-)
+import "time"
 
 // Schedule returns a schedule by ID.
 func (v *View) Schedule(id string) (Schedule, bool) {
@@ -43,11 +41,6 @@ func (v *View) ListSchedules(did string, q ScheduleQuery) ([]Schedule, string, e
 	if err != nil {
 		return nil, "", err
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	limit = min(limit, 100)
 	_, cmp := listOrder(false)
 
 	v.mu.RLock()
@@ -64,11 +57,6 @@ func (v *View) ListSchedules(did string, q ScheduleQuery) ([]Schedule, string, e
 	}
 	v.mu.RUnlock()
 
-	slices.SortFunc(rows, func(a, b Schedule) int { return cmp(a.CreatedAt, a.ID, b.CreatedAt, b.ID) })
-	if len(rows) <= limit {
-		return rows, "", nil
-	}
-	rows = rows[:limit]
-	last := rows[limit-1]
-	return rows, makeCursor(last.CreatedAt, last.ID), nil
+	rows, next := cut(rows, q.Limit, func(s Schedule) (time.Time, string) { return s.CreatedAt, s.ID }, cmp)
+	return rows, next, nil
 }
