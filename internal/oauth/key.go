@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -80,25 +79,21 @@ func sealClientKey(sk seal.Key, priv *atcrypto.PrivateKeyP256, now time.Time) ([
 	if err != nil {
 		return nil, err
 	}
-	plain, err := json.Marshal(storedKey{KeyID: id, Private: priv.Multibase(), CreatedAt: now.UTC()})
-	if err != nil {
-		return nil, fmt.Errorf("encode OAuth client key: %w", err)
-	}
-	sealed, err := sk.Seal(plain)
+	sealed, err := sk.SealJSON(storedKey{KeyID: id, Private: priv.Multibase(), CreatedAt: now.UTC()})
 	if err != nil {
 		return nil, fmt.Errorf("seal OAuth client key: %w", err)
 	}
-	return []byte(sealed), nil
+	return sealed, nil
 }
 
 func openClientKey(sk seal.Key, sealed []byte) (clientKey, error) {
-	plain, err := sk.Open(string(sealed))
+	var s storedKey
+	err := sk.OpenJSON(sealed, &s)
+	if errors.Is(err, seal.ErrNotJSON) {
+		return clientKey{}, errors.New("OAuth client key is malformed")
+	}
 	if err != nil {
 		return clientKey{}, fmt.Errorf("open OAuth client key (ENCRYPTION_KEY changed?): %w", err)
-	}
-	var s storedKey
-	if err := json.Unmarshal(plain, &s); err != nil {
-		return clientKey{}, errors.New("OAuth client key is malformed")
 	}
 	priv, err := atcrypto.ParsePrivateMultibase(s.Private)
 	if err != nil {

@@ -2,12 +2,8 @@ package oauth
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base32"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/bluesky-social/indigo/atproto/auth/oauth"
@@ -116,41 +112,25 @@ type store struct {
 var _ oauth.ClientAuthStore = (*store)(nil)
 
 // SessionKey is the KV key of did's OAuth session in alf_sessions: "oauth."
-// and the first 26 characters of the lowercase base32 SHA-256 of the DID.
-func SessionKey(did syntax.DID) string { return "oauth." + hashKey(did.String()) }
+// and the DID's token (events.Token).
+func SessionKey(did syntax.DID) string { return "oauth." + events.Token(did.String()) }
 
 // requestKey is the KV key of the pending request of an OAuth state. The
 // state arrives in the callback's query, so it is hashed rather than
 // trusted to be a valid key.
-func requestKey(state string) string { return "req." + hashKey(state) }
-
-func hashKey(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	enc := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:])
-	return strings.ToLower(enc[:26])
-}
+func requestKey(state string) string { return "req." + events.Token(state) }
 
 // seal encodes v as JSON and seals it.
-func (s *store) seal(v any) ([]byte, error) {
-	plain, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("encode: %w", err)
-	}
-	sealed, err := s.key.Seal(plain)
-	if err != nil {
-		return nil, err
-	}
-	return []byte(sealed), nil
-}
+func (s *store) seal(v any) ([]byte, error) { return s.key.SealJSON(v) }
 
 // open unseals and decodes a value made by seal.
 func (s *store) open(sealed []byte, v any) error {
-	plain, err := s.key.Open(string(sealed))
-	if err != nil {
-		return fmt.Errorf("cannot be opened (ENCRYPTION_KEY changed?): %w", err)
-	}
-	if err := json.Unmarshal(plain, v); err != nil {
+	err := s.key.OpenJSON(sealed, v)
+	switch {
+	case errors.Is(err, seal.ErrNotJSON):
 		return errors.New("malformed")
+	case err != nil:
+		return fmt.Errorf("cannot be opened (ENCRYPTION_KEY changed?): %w", err)
 	}
 	return nil
 }

@@ -147,27 +147,23 @@ func (s *Sessions) load(ctx context.Context, did syntax.DID) (stored, uint64, er
 	if err != nil {
 		return stored{}, 0, fmt.Errorf("load session of %s: %w", did, err)
 	}
-	plain, err := s.key.Open(string(e.Value()))
-	if err != nil {
+	var sess stored
+	err = s.key.OpenJSON(e.Value(), &sess)
+	if errors.Is(err, seal.ErrOpen) {
 		return stored{}, 0, fmt.Errorf("%w: %s: stored session cannot be opened (ENCRYPTION_KEY changed?): %w", ErrNoSession, did, err)
 	}
-	var sess stored
-	if err := json.Unmarshal(plain, &sess); err != nil || sess.Host == "" {
+	if err != nil || sess.Host == "" {
 		return stored{}, 0, fmt.Errorf("%w: %s: stored session is malformed", ErrNoSession, did)
 	}
 	return sess, e.Revision(), nil
 }
 
 func (s *Sessions) seal(sess stored) ([]byte, error) {
-	plain, err := json.Marshal(sess)
-	if err != nil {
-		return nil, fmt.Errorf("encode session: %w", err)
-	}
-	sealed, err := s.key.Seal(plain)
+	sealed, err := s.key.SealJSON(sess)
 	if err != nil {
 		return nil, fmt.Errorf("seal session: %w", err)
 	}
-	return []byte(sealed), nil
+	return sealed, nil
 }
 
 type sessionOutput struct {

@@ -26,6 +26,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -39,6 +40,10 @@ const (
 
 // ErrMalformed reports sealed text that is not iv:tag:ciphertext in base64.
 var ErrMalformed = errors.New("seal: invalid encrypted string format")
+
+// ErrNotJSON reports sealed text that opened but is not the JSON of the
+// value OpenJSON decodes into.
+var ErrNotJSON = errors.New("seal: sealed value is not the expected JSON")
 
 // ErrOpen reports sealed text that does not authenticate under the key:
 // tampered with, truncated, or sealed with another key.
@@ -121,6 +126,32 @@ func (k Key) Open(sealed string) ([]byte, error) {
 		}
 	}
 	return nil, ErrOpen
+}
+
+// SealJSON encodes v as JSON and seals it: what alf keeps in KV.
+func (k Key) SealJSON(v any) ([]byte, error) {
+	plain, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("seal: encode: %w", err)
+	}
+	sealed, err := k.Seal(plain)
+	if err != nil {
+		return nil, err
+	}
+	return []byte(sealed), nil
+}
+
+// OpenJSON opens a value made by SealJSON into v. It fails with
+// ErrMalformed, ErrOpen or ErrNotJSON.
+func (k Key) OpenJSON(sealed []byte, v any) error {
+	plain, err := k.Open(string(sealed))
+	if err != nil {
+		return err
+	}
+	if json.Unmarshal(plain, v) != nil {
+		return ErrNotJSON
+	}
+	return nil
 }
 
 // all is k, then its old keys.

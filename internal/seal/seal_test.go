@@ -249,3 +249,27 @@ func TestRotation(t *testing.T) {
 		t.Fatalf("garbage: %v", err)
 	}
 }
+
+// SealJSON and OpenJSON round-trip a value; a value of the wrong shape is
+// ErrNotJSON, one sealed with another key ErrOpen.
+func TestSealJSON(t *testing.T) {
+	t.Parallel()
+	key, _ := seal.NewKey()
+	other, _ := seal.NewKey()
+	type session struct{ Token string }
+	sealed, err := key.SealJSON(session{Token: "t0k3n"})
+	if err != nil || strings.Contains(string(sealed), "t0k3n") {
+		t.Fatalf("SealJSON = %q, %v", sealed, err)
+	}
+	var got session
+	if err := key.OpenJSON(sealed, &got); err != nil || got.Token != "t0k3n" {
+		t.Fatalf("OpenJSON = %+v, %v", got, err)
+	}
+	if err := other.OpenJSON(sealed, &got); !errors.Is(err, seal.ErrOpen) {
+		t.Fatalf("OpenJSON with another key: %v", err)
+	}
+	notJSON, _ := key.Seal([]byte("not json"))
+	if err := key.OpenJSON([]byte(notJSON), &got); !errors.Is(err, seal.ErrNotJSON) {
+		t.Fatalf("OpenJSON of non-JSON: %v", err)
+	}
+}
