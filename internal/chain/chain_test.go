@@ -453,7 +453,7 @@ func TestCollidingKeysGetTheirOwnDrafts(t *testing.T) {
 	}
 	for _, id := range []string{a, b} {
 		if s := r.schedule(id); s.Status != projection.ScheduleActive {
-			t.Fatalf("schedule %s is %s (%s)", id, s.Status, s.Reason)
+			t.Fatalf("schedule %s is %s (%s)", id, s.Status, s.LastFailure)
 		}
 	}
 }

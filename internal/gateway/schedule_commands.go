@@ -12,6 +12,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/bluesky-social/indigo/atproto/syntax"
 	eventsv1 "github.com/latency-fabric/alf/gen/alf/events/v1"
+	"github.com/latency-fabric/alf/internal/chain"
 	"github.com/latency-fabric/alf/internal/events"
 	"github.com/latency-fabric/alf/internal/projection"
 	"github.com/latency-fabric/alf/internal/record"
@@ -43,6 +44,7 @@ type scheduleSpec struct {
 // their value.
 type scheduleChange struct {
 	rule       []byte
+	parsed     *recurrence.Rule // rule, parsed
 	timezone   *string
 	record     []byte
 	contentURL *string
@@ -148,9 +150,11 @@ func (g *Gateway) newSpec(collection string, rule []byte, timezone string, rec [
 	return spec, parsed, nil
 }
 
-// newChange validates an UpdateSchedule of either API for a schedule of
-// collection. status is "active", "paused" or "" (keep).
-func (g *Gateway) newChange(collection string, rule []byte, timezone *string, rec []byte, contentURL *string, status string) (scheduleChange, error) {
+// newChange validates an UpdateSchedule of either API for schedule s.
+// status is "active", "paused" or "" (keep). An RFC 5545 rule naming no
+// zone takes the new timezone, else the schedule's.
+func (g *Gateway) newChange(s projection.Schedule, rule []byte, timezone *string, rec []byte, contentURL *string, status string) (scheduleChange, error) {
+	collection := s.Collection
 	ch := scheduleChange{timezone: timezone, contentURL: contentURL}
 	switch projection.ScheduleStatus(status) {
 	case "", projection.ScheduleActive, projection.SchedulePaused:
@@ -164,16 +168,15 @@ func (g *Gateway) newChange(collection string, rule []byte, timezone *string, re
 		}
 	}
 	if rule != nil {
-		zone := ""
+		zone := s.Timezone
 		if timezone != nil {
 			zone = *timezone
 		}
-		var parsed *recurrence.Rule
 		var err error
-		if ch.rule, parsed, err = checkRule(rule, zone); err != nil {
+		if ch.rule, ch.parsed, err = checkRule(rule, zone); err != nil {
 			return scheduleChange{}, err
 		}
-		if err := checkPayloads(collection, parsed); err != nil {
+		if err := checkPayloads(collection, ch.parsed); err != nil {
 			return scheduleChange{}, err
 		}
 	}
@@ -307,7 +310,7 @@ func (g *Gateway) decideChange(s projection.Schedule, ch scheduleChange) ([]prot
 		active = ch.status == projection.ScheduleActive
 	}
 	if active {
-		if err := g.checkFuture(s, ch.rule); err != nil {
+		if err := g.checkFuture(s, ch.parsed); err != nil {
 			return nil, err
 		}
 	}
@@ -327,16 +330,15 @@ func (g *Gateway) decideChange(s projection.Schedule, ch scheduleChange) ([]prot
 	return out, nil
 }
 
-// checkFuture refuses to make a schedule active whose rule (the new one if
+// checkFuture refuses to make a schedule active whose rule (newRule if
 // given) has no occurrence after now: it would stall silently.
-func (g *Gateway) checkFuture(s projection.Schedule, newRule []byte) error {
-	raw := s.Rule
-	if newRule != nil {
-		raw = newRule
-	}
-	rule, err := recurrence.Parse(raw)
-	if err != nil {
-		return invalidArg("recurrenceRule: %v", err)
+func (g *Gateway) checkFuture(s projection.Schedule, newRule *recurrence.Rule) error {
+	rule := newRule
+	if rule == nil {
+		var err error
+		if rule, err = chain.Rule(s); err != nil {
+			return invalidArg("recurrenceRule: %v", err)
+		}
 	}
 	rule.Anchor = s.CreatedAt
 	if _, ok := rule.Next(g.cfg.Clock.Now()); !ok {

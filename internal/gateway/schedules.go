@@ -172,7 +172,7 @@ func (s *schedules) UpdateSchedule(ctx context.Context, req *connect.Request[alf
 	default:
 		return nil, invalidArg("status must be SCHEDULE_STATUS_ACTIVE or SCHEDULE_STATUS_PAUSED")
 	}
-	ch, err := s.g.newChange(sc.Collection, rule, m.Timezone, rec, m.ContentUrl, status)
+	ch, err := s.g.newChange(sc, rule, m.Timezone, rec, m.ContentUrl, status)
 	if err != nil {
 		return nil, err
 	}

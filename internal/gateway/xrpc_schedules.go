@@ -132,7 +132,7 @@ func (g *Gateway) updateScheduleXRPC(ctx context.Context, req *xrpcRequest) (any
 	if err != nil {
 		return nil, scheduleError(err, "You can only update your own schedules")
 	}
-	ch, err := g.newChange(s.Collection, in.RecurrenceRule, in.Timezone, in.Record, in.ContentURL, in.Status)
+	ch, err := g.newChange(s, in.RecurrenceRule, in.Timezone, in.Record, in.ContentURL, in.Status)
 	if err != nil {
 		return nil, connectToXRPC(err)
 	}

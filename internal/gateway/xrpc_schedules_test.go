@@ -259,6 +259,23 @@ func TestConnectScheduleService(t *testing.T) {
 		t.Fatalf("queued draft %v, %v", d, err)
 	}
 
+	// A new RFC 5545 rule naming no zone keeps the schedule's zone.
+	changed, err := c.UpdateSchedule(ctx, connect.NewRequest(&alfv1.UpdateScheduleRequest{
+		Id: s.Id, Rule: mustRule(t, map[string]any{"rrule": "FREQ=WEEKLY;BYDAY=TU;BYHOUR=9;BYMINUTE=0"}),
+	}))
+	if err != nil || changed.Msg.Schedule.Rule.Fields["timezone"].GetStringValue() != "America/New_York" {
+		t.Fatalf("rule update: %v, %v", changed, err)
+	}
+	if at := changed.Msg.Schedule.NextOccurrenceAt.AsTime().In(mustZone(t, "America/New_York")); at.Weekday() != time.Tuesday || at.Hour() != 9 {
+		t.Fatalf("requeued at %s, want a Tuesday 09:00 in New York", at)
+	}
+	// A rule with no future occurrence is refused for an active schedule.
+	if _, err := c.UpdateSchedule(ctx, connect.NewRequest(&alfv1.UpdateScheduleRequest{
+		Id: s.Id, Rule: mustRule(t, map[string]any{"rrule": "FREQ=DAILY;BYHOUR=9;COUNT=1", "startDate": "2020-01-01"}),
+	})); code(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), "no future occurrences") {
+		t.Fatalf("a rule with no future occurrence: %v", err)
+	}
+
 	paused, err := c.UpdateSchedule(ctx, connect.NewRequest(&alfv1.UpdateScheduleRequest{Id: s.Id, Status: alfv1.ScheduleStatus_SCHEDULE_STATUS_PAUSED}))
 	if err != nil || paused.Msg.Schedule.Status != alfv1.ScheduleStatus_SCHEDULE_STATUS_PAUSED || paused.Msg.Schedule.NextDraftUri != "" {
 		t.Fatalf("pause: %v, %v", paused, err)

@@ -62,7 +62,6 @@ type Schedule struct {
 	Record     []byte // JSON; nil with a ContentURL
 	ContentURL string
 	Status     ScheduleStatus
-	Reason     string // why it was cancelled or errored
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 
@@ -81,8 +80,8 @@ type Schedule struct {
 	FireCount     uint32    // occurrences published
 	LastFiredAt   time.Time // when the last one was published
 	LastDone      time.Time // instant of the latest occurrence that ended
-	LastFailure   string    // why the last occurrence that did not publish failed
-	LastFailureAt time.Time // that occurrence's instant
+	LastFailure   string    // why the last occurrence that did not publish failed, or the schedule stopped
+	LastFailureAt time.Time // that occurrence's instant (or when the schedule stopped)
 
 	// Version is the stream sequence of the schedule's last event.
 	Version uint64
@@ -120,7 +119,7 @@ func FoldSchedule(s Schedule, ev events.Event) Schedule {
 		s.Status = SchedulePaused
 	case *eventsv1.Envelope_ScheduleResumed:
 		s = dropPending(s)
-		s.Status, s.Reason = ScheduleActive, ""
+		s.Status = ScheduleActive
 		s.Cursor = later(s.Cursor, at)
 	case *eventsv1.Envelope_ScheduleOccurrenceQueued:
 		q := e.ScheduleOccurrenceQueued
@@ -130,10 +129,11 @@ func FoldSchedule(s Schedule, ev events.Event) Schedule {
 		s.Status = ScheduleCompleted
 	case *eventsv1.Envelope_ScheduleCancelled:
 		s = dropPending(s)
-		s.Status, s.Reason = ScheduleCancelled, e.ScheduleCancelled.GetReason()
+		s.Status = ScheduleCancelled
 	case *eventsv1.Envelope_ScheduleErrored:
 		s = dropPending(s)
-		s.Status, s.Reason = ScheduleError, e.ScheduleErrored.GetReason()
+		s.Status = ScheduleError
+		s.LastFailure, s.LastFailureAt = e.ScheduleErrored.GetReason(), at
 	default:
 		return s
 	}
