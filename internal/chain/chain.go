@@ -183,7 +183,11 @@ func (c *Chainer) step(ctx context.Context, s projection.Schedule) (bool, error)
 	if p := s.Pending; p != nil {
 		d, ok := c.cfg.View.Draft(p.DraftID)
 		if !ok {
-			return true, c.createDraft(ctx, s, p)
+			rule, err := Rule(s)
+			if err != nil {
+				return true, c.errored(ctx, s, fmt.Sprintf("the rule cannot be read: %v", err))
+			}
+			return true, c.createDraft(ctx, s, p, rule)
 		}
 		if !d.Status.Terminal() {
 			return false, nil
@@ -245,7 +249,7 @@ func (c *Chainer) queueNext(ctx context.Context, s projection.Schedule) error {
 	if s.Pending == nil || s.Pending.DraftID != q.DraftId {
 		return nil // moved on already; the next Advance sees it
 	}
-	return c.createDraft(ctx, s, s.Pending)
+	return c.createDraft(ctx, s, s.Pending, rule)
 }
 
 // Rule parses a schedule's rule, anchored at its creation.
@@ -284,9 +288,10 @@ func reusable(d projection.Draft, scheduleID string) bool {
 		d.Status == projection.StatusCancelled && d.Attempts == 0
 }
 
-// createDraft appends the DraftCreated of a queued occurrence.
-func (c *Chainer) createDraft(ctx context.Context, s projection.Schedule, p *projection.Queued) error {
-	body, cid, contentURL, err := content(s, p)
+// createDraft appends the DraftCreated of a queued occurrence of rule (the
+// schedule's, parsed).
+func (c *Chainer) createDraft(ctx context.Context, s projection.Schedule, p *projection.Queued, rule *recurrence.Rule) error {
+	body, contentURL, err := content(s, p, rule)
 	if err != nil {
 		return c.errored(ctx, s, err.Error())
 	}
@@ -302,7 +307,6 @@ func (c *Chainer) createDraft(ctx context.Context, s projection.Schedule, p *pro
 		Rkey:        u.RecordKey().String(),
 		Action:      eventsv1.Action_ACTION_CREATE,
 		Record:      body,
-		Cid:         cid,
 		ScheduledAt: timestamppb.New(p.At),
 		Lifecycle:   p.Lifecycle,
 		Occurrence: &eventsv1.Occurrence{
@@ -373,25 +377,24 @@ func queued(scheduleID, uri string, lifecycle uint32, at time.Time, date string,
 }
 
 // content is what an occurrence publishes: the override_payload record of
-// its date, else the schedule's record or content URL.
-func content(s projection.Schedule, p *projection.Queued) (body []byte, cid, contentURL string, err error) {
-	src := s.Record
-	if rule, rerr := Rule(s); rerr == nil {
-		if payload := rule.Payload(p.Date); payload != nil {
-			src = payload
+// its date, else the schedule's record (checked when the schedule was
+// made) or content URL. Like the reference's, the drafts of schedules
+// carry no CID: the record's createdAt is only known when it is written.
+func content(s projection.Schedule, p *projection.Queued, rule *recurrence.Rule) (body []byte, contentURL string, err error) {
+	if payload := rule.Payload(p.Date); payload != nil {
+		body, _, err := record.Prepare(s.Collection, payload)
+		if err != nil {
+			return nil, "", fmt.Errorf("the occurrence's override record is invalid: %w", err)
 		}
+		return body, "", nil
 	}
-	if src == nil {
-		if s.ContentURL == "" {
-			return nil, "", "", errors.New("the schedule has neither a record nor a content URL")
-		}
-		return nil, "", s.ContentURL, nil
+	switch {
+	case s.Record != nil:
+		return s.Record, "", nil
+	case s.ContentURL != "":
+		return nil, s.ContentURL, nil
 	}
-	body, cid, err = record.Prepare(s.Collection, src)
-	if err != nil {
-		return nil, "", "", fmt.Errorf("the occurrence's record is invalid: %w", err)
-	}
-	return body, cid, "", nil
+	return nil, "", errors.New("the schedule has neither a record nor a content URL")
 }
 
 // errored stops the schedule with a reason.
