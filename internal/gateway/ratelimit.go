@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -22,14 +21,12 @@ import (
 // are never limited. The IP is the connection's peer: behind a proxy, put
 // the limit on the proxy.
 
-// unlimited are the paths no limit applies to.
+// unlimited are the paths no limit applies to: health checks.
 var unlimited = map[string]bool{
-	"/health":                        true,
-	"/xrpc/_health":                  true,
-	"/grpc.health.v1.Health/Check":   true,
-	"/grpc.health.v1.Health/Watch":   true,
-	"/grpc.health.v1.Health/List":    true,
-	"/grpc.reflection.v1.ServerRefl": true,
+	"/health":                      true,
+	"/xrpc/_health":                true,
+	"/grpc.health.v1.Health/Check": true,
+	"/grpc.health.v1.Health/Watch": true,
 }
 
 // limitIP refuses requests from an IP over its rate.
@@ -73,29 +70,21 @@ func writeLimited(w http.ResponseWriter, wait time.Duration, message string) {
 }
 
 // accountLimit is a Connect interceptor, after authentication, refusing
-// calls of an account over its rate.
+// calls of an account over its rate with resource_exhausted.
 func (g *Gateway) accountLimit() connect.Interceptor {
 	return connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-			if err := g.connectLimit(ctx); err != nil {
-				return nil, err
+			did, ok := auth.DIDFrom(ctx)
+			if !ok {
+				return next(ctx, req)
+			}
+			if ok, wait := g.cfg.PerAccount.Allow(did.String()); !ok {
+				ce := connect.NewError(connect.CodeResourceExhausted,
+					fmt.Errorf("too many requests for this account; retry in %ss", ratelimit.Seconds(wait)))
+				ce.Meta().Set("Retry-After", ratelimit.Seconds(wait))
+				return nil, ce
 			}
 			return next(ctx, req)
 		}
 	})
-}
-
-func (g *Gateway) connectLimit(ctx context.Context) error {
-	did, ok := auth.DIDFrom(ctx)
-	if !ok || g.cfg.PerAccount == nil {
-		return nil
-	}
-	err := g.limitAccount(did)
-	var xe *xrpcError
-	if !errors.As(err, &xe) {
-		return nil
-	}
-	ce := connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("%s; retry in %s", xe.message, ratelimit.Seconds(xe.retryAfter)+"s"))
-	ce.Meta().Set("Retry-After", ratelimit.Seconds(xe.retryAfter))
-	return ce
 }
