@@ -3,12 +3,18 @@ package gateway_test
 import (
 	"context"
 	"errors"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
+	alfv1 "github.com/latency-fabric/alf/gen/alf/v1"
+	"github.com/latency-fabric/alf/gen/alf/v1/alfv1connect"
 	"github.com/latency-fabric/alf/internal/events"
 	"github.com/latency-fabric/alf/internal/node"
+	"github.com/latency-fabric/alf/internal/seal"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -32,6 +38,12 @@ func TestDeleteAccount(t *testing.T) {
 			t.Fatalf("fixture: %d %s", a.status, a.raw)
 		}
 	}
+	made, err := alfv1connect.NewAccountServiceClient(http.DefaultClient, g.base, signer(t, alice)).
+		CreateApiKey(context.Background(), connect.NewRequest(&alfv1.CreateApiKeyRequest{Name: "bot"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiKey := map[string]string{"Authorization": "Bearer " + made.Msg.Secret}
 	trigger := scheduled.body["triggerUrl"].(string)
 	schedID := sched.body["schedule"].(map[string]any)["id"].(string)
 	if other.View().ActiveCount(a) != 2 {
@@ -55,6 +67,9 @@ func TestDeleteAccount(t *testing.T) {
 	if fire := g.do(t, call{method: "POST", path: "/triggers/" + key}); fire.status != 404 {
 		t.Fatalf("trigger after delete: %d %s", fire.status, fire.raw)
 	}
+	if got := g.do(t, call{method: "GET", path: "/xrpc/town.roundabout.scheduledPosts.listPosts?repo=" + a, header: apiKey}); got.status != 401 {
+		t.Fatalf("API key after delete: %d %s", got.status, got.raw)
+	}
 	waitFor(t, "the other process to forget alice", func() bool {
 		_, ok := other.View().Schedule(schedID)
 		return other.View().ActiveCount(a) == 0 && !ok
@@ -70,7 +85,7 @@ func TestDeleteAccount(t *testing.T) {
 		t.Fatalf("%d events of alice left in the log", left)
 	}
 	var all []string
-	err := store.Replay(ctx, 1, nil, func(ev events.Event) error {
+	err = store.Replay(ctx, 1, nil, func(ev events.Event) error {
 		all = append(all, ev.Subject)
 		if ev.Envelope != nil && strings.Contains(ev.Envelope.String(), a) {
 			t.Errorf("event %d (%s) still names alice", ev.Seq, ev.Type())
@@ -131,4 +146,57 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// After ENCRYPTION_KEY is rotated (the old key in ENCRYPTION_KEYS_OLD), a
+// trigger made before still fires and its owner still sees its URL. With
+// the old key forgotten alf refuses to start, naming the key: the sealed
+// OAuth client key cannot be opened.
+func TestTriggersSurviveKeyRotation(t *testing.T) {
+	t.Parallel()
+	oldKey, _ := seal.NewKey()
+	g := startTuned(t, node.Roles{Gateway: true}, func(o *node.Options) { o.Key = oldKey })
+	a := g.alice.DID.String()
+	made := g.do(t, call{method: "POST", path: "/xrpc/com.atproto.repo.createRecord", as: g.alice,
+		header: map[string]string{"x-trigger": "webhook"}, body: createBody(a, "", postRecord)})
+	trigger := made.body["triggerUrl"].(string)
+	key := trigger[strings.LastIndex(trigger, "/")+1:]
+	g.node.Stop()
+
+	newKey, _ := seal.NewKey()
+	if _, err := g.restartWith(t, newKey); err == nil || !strings.Contains(err.Error(), "ENCRYPTION_KEY") {
+		t.Fatalf("start with the old key forgotten: %v, want a refusal naming ENCRYPTION_KEY", err)
+	}
+	rotated, err := g.restartWith(t, newKey.WithOld(oldKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := rotated.do(t, call{method: "GET", path: "/xrpc/town.roundabout.scheduledPosts.getPost?uri=" + made.body["uri"].(string), as: g.alice})
+	if post.body["triggerUrl"] != trigger {
+		t.Fatalf("triggerUrl after rotation %v, want %s", post.body["triggerUrl"], trigger)
+	}
+	// Found: it publishes (and fails, alf holds no session for alice).
+	fire := rotated.do(t, call{method: "POST", path: "/triggers/" + key})
+	if fire.status == 404 || fire.body["error"] != "PublishFailed" {
+		t.Fatalf("trigger after rotation: %d %s", fire.status, fire.raw)
+	}
+}
+
+// restartWith starts every role on the gateway's NATS with key, as the
+// same deployment restarted with another ENCRYPTION_KEY setting.
+func (g *gateway) restartWith(t *testing.T, key seal.Key) (*gateway, error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := g.opts
+	opts.Key, opts.Roles, opts.Listener = key, node.All, ln
+	n, err := node.Start(context.Background(), opts)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	t.Cleanup(n.Stop)
+	return &gateway{base: "http://" + n.Addr(), alice: g.alice, bob: g.bob, node: n, opts: opts}, nil
 }

@@ -376,7 +376,9 @@ func (n *Node) stop() {
 	if n.pub != nil {
 		n.pub.Stop()
 	}
-	n.chain.Stop() // a no-op unless the publisher role started it
+	if n.chain != nil {
+		n.chain.Stop() // a no-op unless the publisher role started it
+	}
 	if n.hook != nil {
 		n.hook.Stop()
 	}
