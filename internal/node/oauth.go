@@ -48,17 +48,24 @@ func (n *Node) oauthAuthorized(ctx context.Context, a oauth.Authorization) error
 }
 
 // preferOAuth hands the publisher an account's OAuth session when it has
-// one, else its app-password session.
+// one, else its app-password session. A revoked grant falls back to the app
+// password too; with none, the revocation is the answer.
 type preferOAuth struct {
 	oauth    *oauth.Client
 	sessions *pds.Sessions
 }
 
 func (p preferOAuth) Client(ctx context.Context, did syntax.DID) (pds.Client, error) {
-	if p.oauth != nil {
-		if ok, err := p.oauth.Authorized(ctx, did); err == nil && ok {
-			return p.oauth.PDSClient(ctx, did)
-		}
+	if p.oauth == nil {
+		return p.sessions.Client(ctx, did)
 	}
-	return p.sessions.Client(ctx, did)
+	c, err := p.oauth.PDSClient(ctx, did)
+	if !errors.Is(err, oauth.ErrNotAuthorized) && !errors.Is(err, oauth.ErrRevoked) {
+		return c, err // an OAuth client, or a failure to retry
+	}
+	ac, aerr := p.sessions.Client(ctx, did)
+	if errors.Is(aerr, pds.ErrNoSession) && errors.Is(err, oauth.ErrRevoked) {
+		return nil, err
+	}
+	return ac, aerr
 }
