@@ -9,7 +9,6 @@ import (
 	"connectrpc.com/connect"
 	alfv1 "github.com/latency-fabric/alf/gen/alf/v1"
 	"github.com/latency-fabric/alf/internal/projection"
-	"github.com/latency-fabric/alf/internal/recurrence"
 	"github.com/latency-fabric/alf/internal/recurrence/english"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -30,13 +29,13 @@ func (s *schedules) PreviewOccurrences(ctx context.Context, req *connect.Request
 	if count < 1 || count > 100 {
 		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("count must be between 1 and 100"))
 	}
-	rule, err := parseRule(req.Msg.GetRule(), req.Msg.GetTimezone())
+	raw, _, err := structJSON(req.Msg.GetRule(), nil)
 	if err != nil {
-		var ce *connect.Error
-		if errors.As(err, &ce) {
-			return nil, err
-		}
-		return nil, connect.NewError(connect.CodeInvalidArgument, err)
+		return nil, err
+	}
+	_, rule, err := checkRule(raw, req.Msg.GetTimezone())
+	if err != nil {
+		return nil, err
 	}
 	after := s.g.cfg.Clock.Now()
 	if a := req.Msg.GetAfter(); a != nil {
@@ -52,20 +51,6 @@ func (s *schedules) PreviewOccurrences(ctx context.Context, req *connect.Request
 		})
 	}
 	return connect.NewResponse(out), nil
-}
-
-// parseRule reads rule JSON given as a Struct; zone is the default zone of
-// an RFC 5545 rule that names none.
-func parseRule(rule *structpb.Struct, zone string) (*recurrence.Rule, error) {
-	if rule == nil {
-		return nil, errors.New("rule is required")
-	}
-	raw, err := protojson.Marshal(rule)
-	if err != nil {
-		return nil, fmt.Errorf("rule: %w", err)
-	}
-	_, r, err := checkRule(raw, zone)
-	return r, err
 }
 
 func (s *schedules) ParseRule(ctx context.Context, req *connect.Request[alfv1.ParseRuleRequest]) (*connect.Response[alfv1.ParseRuleResponse], error) {
