@@ -32,7 +32,9 @@ type scheduleEnv struct {
 func newScheduleEnv(t *testing.T, account int, tune func(*node.Options)) *scheduleEnv {
 	t.Helper()
 	h := pdstest.Load(t)
-	clk := clock.NewFake(time.Now().UTC().Truncate(time.Second))
+	// On the minute: the schedule is made at the instant of an occurrence,
+	// which is not one of its three.
+	clk := clock.NewFake(time.Now().UTC().Truncate(time.Minute))
 	n := startNode(t, connectNATS(t, natsServer(t)), auth.NewDirectory(h.PLCURL, nil), node.All, func(o *node.Options) {
 		o.Clock = clk
 		if tune != nil {

@@ -11,6 +11,9 @@
 // Semantics, where they differ from the reference service:
 //   - intervals and count are anchored at the series start (startDate, else
 //     Rule.Anchor, the schedule's creation time), never at the query time;
+//   - a series that starts at the Anchor holds only occurrences strictly
+//     after it: one at the very instant of creation neither fires nor
+//     counts (Next is strictly after, so it could never fire);
 //   - a revision replaces the whole rule (type, days, interval, time) from
 //     its effectiveFromDate, with its own periods anchored at that date;
 //   - a wall time inside a spring-forward gap fires at wall time + gap

@@ -107,7 +107,9 @@ type plan struct {
 	last day // last series date (endDate or the Count-th date)
 	exc  map[day]*merged
 	// notBefore is the Anchor when it starts the series: occurrences
-	// before the schedule existed are not part of it.
+	// at or before the instant the schedule was made are not part of it
+	// (Next is strictly after, so one at that instant could count
+	// without ever firing).
 	notBefore time.Time
 }
 
@@ -301,7 +303,7 @@ func (p *plan) regular(after time.Time) (candidate, bool) {
 			if err != nil {
 				break
 			}
-			if t.After(after) && !t.Before(p.notBefore) {
+			if t.After(after) && t.After(p.notBefore) {
 				if !found || t.Before(best.At) {
 					best, found = candidate{At: t, d: d, seg: s}, true
 				}
@@ -349,13 +351,13 @@ func (p *plan) exceptedAt(s *segment, d day, m *merged) (time.Time, bool) {
 }
 
 // beforeStart reports whether date d's regular occurrence precedes the
-// series start instant (the Anchor, on its own date).
+// series start instant (the Anchor, on its own date) or falls on it.
 func (p *plan) beforeStart(s *segment, d day) bool {
 	if d > p.startDay(s) {
 		return false
 	}
 	t, err := s.realize(d, nil)
-	return err != nil || t.Before(p.notBefore)
+	return err != nil || !t.After(p.notBefore)
 }
 
 // startDay returns the date of the series start instant in the segment's

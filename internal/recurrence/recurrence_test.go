@@ -18,6 +18,7 @@ type vector struct {
 	After  time.Time       `json:"after"`
 	Anchor time.Time       `json:"anchor"`
 	Want   []time.Time     `json:"want"` // successive occurrences; empty = none
+	End    bool            `json:"end"`  // no occurrence follows Want
 	Fixed  string          `json:"fixed"`
 }
 
@@ -52,7 +53,7 @@ func TestVectors(t *testing.T) {
 				}
 				after = got
 			}
-			if len(v.Want) == 0 {
+			if len(v.Want) == 0 || v.End {
 				if got, ok := r.Next(after); ok {
 					t.Fatalf("Next(%s) = %s, want none (%s)", after, got, v.Fixed)
 				}

@@ -91,10 +91,12 @@ func (r *Rule) nextRRule(after time.Time) (Occurrence, bool) {
 	}
 	y, m, d := start.ymd()
 	opt.Dtstart = time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)
+	var notAfter time.Time // occurrences at or before it are not in the series
 	if r.StartDate == "" && !r.Anchor.IsZero() {
-		// The series starts at the creation instant: nothing before it
-		// fires or counts. Pin the minute and second that rrule-go would
-		// otherwise take from DTSTART.
+		// The series starts after the creation instant: nothing at or
+		// before it fires or counts. Pin the minute and second that
+		// rrule-go would otherwise take from DTSTART.
+		notAfter = r.Anchor
 		opt.Dtstart = wallOf(r.Anchor.In(loc)).Truncate(time.Second)
 		if len(opt.Byminute) == 0 && opt.Freq < rrule.MINUTELY {
 			opt.Byminute = []int{0}
@@ -106,6 +108,11 @@ func (r *Rule) nextRRule(after time.Time) (Occurrence, bool) {
 	if r.Count > 0 {
 		opt.Count = r.Count
 	}
+	if !notAfter.IsZero() && opt.Count > 0 && onDtstart(*opt) {
+		// DTSTART is the creation instant's whole second, so not after
+		// it: rrule-go would count that occurrence, which never fires.
+		opt.Count++
+	}
 	if opt.Count == 0 {
 		opt.Dtstart = skipPeriods(opt, wallOf(after.In(loc)).AddDate(0, 0, -2))
 	}
@@ -113,7 +120,20 @@ func (r *Rule) nextRRule(after time.Time) (Occurrence, bool) {
 	if err != nil {
 		return Occurrence{}, false
 	}
+	if after.Before(notAfter) {
+		after = notAfter
+	}
 	return r.scanRRule(rr, after, loc)
+}
+
+// onDtstart reports whether the rule has an occurrence at its DTSTART.
+func onDtstart(opt rrule.ROption) bool {
+	opt.Count = 1
+	rr, err := rrule.NewRRule(opt)
+	if err != nil {
+		return false
+	}
+	return rr.After(opt.Dtstart, true).Equal(opt.Dtstart)
 }
 
 // compiledRRule caches the checked options of an RRule source.
