@@ -35,6 +35,10 @@ type Harness struct {
 	PDSURL   string    `json:"pdsUrl"`
 	PLCURL   string    `json:"plcUrl"`
 	Accounts []Account `json:"accounts"`
+	// AccessTokenAlg is how the PDS's OAuth provider signs access tokens:
+	// HS256 (its default: a secret, nothing published) or the asymmetric
+	// algorithm of PDS_ACCESS_TOKEN_ALG, whose key it publishes.
+	AccessTokenAlg string `json:"accessTokenAlg"`
 }
 
 // Load returns the running harness, or skips the test when none was started.
