@@ -28,7 +28,9 @@ package auth
 // PR 606). TestDPoPRealPDS pins this. So this verifier accepts a token only
 // when the authorization server publishes its signing key, and refuses
 // every other token with a clear reason: it never trusts an unverified
-// signature. For third-party services, atproto service-auth (see
+// signature. The same provider with an asymmetric keyset (tools/pds's
+// PDS_ACCESS_TOKEN_ALG) publishes its key, and its tokens are accepted
+// end to end (internal/node TestDPoPClientOfItsOwnIsAccepted). For third-party services, atproto service-auth (see
 // [Verifier]) is the scheme that works everywhere.
 
 import (

@@ -104,6 +104,11 @@ type Options struct {
 	Log       *slog.Logger
 	// HTTPClient is used for outbound calls (default: 30 s timeout).
 	HTTPClient *http.Client
+	// DPoPHTTPClient fetches the metadata and keys of the authorization
+	// servers behind inbound DPoP tokens. Nil (production) connects only to
+	// public addresses, as those servers are named by users' DID documents;
+	// tests set it to reach the loopback harness.
+	DPoPHTTPClient *http.Client
 }
 
 // RateLimits are requests a minute; 0 is no limit. Bursts of a fifth of a
@@ -316,9 +321,10 @@ func (n *Node) gateway(sessions *pds.Sessions) (*gateway.Gateway, error) {
 	}
 	keys := auth.NewAPIKeys(keysKV)
 	dpop, err := auth.NewDPoPVerifier(auth.DPoPConfig{
-		Directory: o.Directory,
-		PublicURL: o.ServiceURL,
-		AllowHTTP: strings.HasPrefix(o.ServiceURL, "http://"), // a development alf on loopback
+		Directory:  o.Directory,
+		HTTPClient: o.DPoPHTTPClient,
+		PublicURL:  o.ServiceURL,
+		AllowHTTP:  strings.HasPrefix(o.ServiceURL, "http://"), // a development alf on loopback
 	})
 	if err != nil {
 		return nil, fmt.Errorf("DPoP verifier: %w", err)

@@ -1,0 +1,164 @@
+package node_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/bluesky-social/indigo/atproto/identity"
+	alfv1 "github.com/latency-fabric/alf/gen/alf/v1"
+	"github.com/latency-fabric/alf/gen/alf/v1/alfv1connect"
+	"github.com/latency-fabric/alf/internal/node"
+	"github.com/latency-fabric/alf/internal/pdstest"
+)
+
+// An app holding its own OAuth session with the PDS, as the clients of the
+// service alf replaces do, sends alf its DPoP-bound access token with a
+// fresh proof for each request. The TLS harness's authorization server
+// publishes the key it signs access tokens with (ES256K, as a PDS behind an
+// entryway verifies; scripts/test sets PDS_ACCESS_TOKEN_ALG), so alf finds
+// it through the user's DID document and accepts the request, on XRPC and
+// Connect alike; the same proof sent again, a proof for another URL and the
+// token without a proof are refused.
+func TestDPoPClientOfItsOwnIsAccepted(t *testing.T) {
+	t.Parallel()
+	h := pdstest.LoadTLS(t)
+	if h.AccessTokenAlg == "HS256" || h.AccessTokenAlg == "" {
+		t.Fatalf("the TLS harness signs access tokens with %q; start it with PDS_ACCESS_TOKEN_ALG=ES256K (scripts/test does)", h.AccessTokenAlg)
+	}
+	alice := h.Account(t, 0)
+	ctx := t.Context()
+	hc := h.HTTPClient(t)
+	key, err := pdstest.NewDPoPKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := pdstest.ClientLogin(ctx, hc, h.PublicURL, alice.Handle, alice.Password, key)
+	if err != nil {
+		t.Fatalf("alice's app signs in to her PDS: %v", err)
+	}
+	if tok.Sub != alice.DID {
+		t.Fatalf("token sub %q, want %s", tok.Sub, alice.DID)
+	}
+	assertPDSAcceptsToken(t, hc, h.PublicURL, tok.AccessToken, key)
+
+	const alfURL = pdstest.OAuthClientOrigin // alf's public URL: every htu starts with it
+	n := startNode(t, connectNATS(t, natsServer(t)), &identity.BaseDirectory{PLCURL: h.PLCURL, HTTPClient: *hc, SkipHandleVerification: true}, node.All, func(o *node.Options) {
+		o.ServiceURL = alfURL
+		o.HTTPClient = hc
+		o.DPoPHTTPClient = hc // the harness is on loopback, which the default refuses
+	})
+	send := func(method, path string, body []byte, header http.Header) (int, []byte) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(ctx, method, "http://"+n.Addr()+path, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header = header
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, raw
+	}
+	withProof := func(method, path string) http.Header {
+		t.Helper()
+		proof, err := key.Proof(method, alfURL+path, "", tok.AccessToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return http.Header{"Authorization": {"DPoP " + tok.AccessToken}, "Dpop": {proof}, "Content-Type": {"application/json"}}
+	}
+
+	marker := fmt.Sprintf("alf over the client's DPoP token %d", time.Now().UnixNano())
+	const create = "/xrpc/com.atproto.repo.createRecord"
+	body, _ := json.Marshal(map[string]any{"repo": alice.DID, "collection": "app.bsky.feed.post", "record": map[string]any{
+		"$type": "app.bsky.feed.post", "text": marker, "createdAt": "2000-01-01T00:00:00Z",
+	}})
+	header := withProof(http.MethodPost, create)
+	header.Set("x-scheduled-at", time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	status, raw := send(http.MethodPost, create, body, header)
+	if status != http.StatusOK {
+		t.Fatalf("createRecord with alice's DPoP token: %d %s", status, raw)
+	}
+	var created struct{ URI string }
+	if err := json.Unmarshal(raw, &created); err != nil || !strings.HasPrefix(created.URI, "at://"+alice.DID+"/app.bsky.feed.post/") {
+		t.Fatalf("createRecord answer %s (%v)", raw, err)
+	}
+
+	list := "/xrpc/town.roundabout.scheduledPosts.listPosts"
+	listHeader := withProof(http.MethodGet, list)
+	status, raw = send(http.MethodGet, list+"?repo="+url.QueryEscape(alice.DID), nil, listHeader)
+	if status != http.StatusOK || !bytes.Contains(raw, []byte(marker)) || !bytes.Contains(raw, []byte(created.URI)) {
+		t.Fatalf("listPosts with alice's DPoP token: %d %.300s", status, raw)
+	}
+
+	drafts := alfv1connect.NewDraftServiceClient(http.DefaultClient, "http://"+n.Addr())
+	req := connect.NewRequest(&alfv1.ListDraftsRequest{})
+	for k, v := range withProof(http.MethodPost, alfv1connect.DraftServiceListDraftsProcedure) {
+		req.Header()[k] = v
+	}
+	got, err := drafts.ListDrafts(ctx, req)
+	if err != nil {
+		t.Fatalf("Connect ListDrafts with alice's DPoP token: %v", err)
+	}
+	if len(got.Msg.GetDrafts()) != 1 || got.Msg.GetDrafts()[0].GetUri() != created.URI {
+		t.Fatalf("Connect ListDrafts: %v, want the one draft %s", got.Msg.GetDrafts(), created.URI)
+	}
+
+	refused := []struct {
+		name   string
+		header http.Header
+	}{
+		{"the same proof again", listHeader},
+		{"a proof made for another URL", withProof(http.MethodGet, "/xrpc/town.roundabout.scheduledPosts.getPost")},
+		{"the token without a proof", http.Header{"Authorization": {"DPoP " + tok.AccessToken}}},
+	}
+	for _, c := range refused {
+		if status, raw := send(http.MethodGet, list+"?repo="+url.QueryEscape(alice.DID), nil, c.header); status != http.StatusUnauthorized {
+			t.Errorf("%s: %d %.200s, want 401", c.name, status, raw)
+		}
+	}
+}
+
+// assertPDSAcceptsToken shows the token is one the PDS itself takes:
+// getSession with it and a proof (after the PDS's use_dpop_nonce answer)
+// is the token's account.
+func assertPDSAcceptsToken(t *testing.T, hc *http.Client, pdsURL, token string, key *pdstest.DPoPKey) {
+	t.Helper()
+	target := pdsURL + "/xrpc/com.atproto.server.getSession"
+	nonce := ""
+	for try := 0; try < 2; try++ {
+		proof, err := key.Proof(http.MethodGet, target, nonce, token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, target, nil)
+		req.Header.Set("Authorization", "DPoP "+token)
+		req.Header.Set("DPoP", proof)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			return
+		}
+		nonce = resp.Header.Get("DPoP-Nonce")
+		if nonce == "" {
+			t.Fatalf("the PDS refuses its own token: %d %.200s", resp.StatusCode, raw)
+		}
+	}
+	t.Fatal("the PDS refuses its own token after a nonce")
+}
