@@ -104,6 +104,12 @@ type DPoPVerifier struct {
 	basePath   string // PublicURL's path without a trailing slash
 	fetcher    *metadataFetcher
 	replay     *replayCache
+	keysTTL    time.Duration
+	// verified remembers access tokens whose signature checked out, so a
+	// client sending one token with a new proof per request costs one
+	// signature check (its proof's), not two. Every other check still runs
+	// on every request.
+	verified *tokenCache
 }
 
 // NewDPoPVerifier returns a verifier for cfg. It fails when Directory is
@@ -141,6 +147,8 @@ func NewDPoPVerifier(cfg DPoPConfig) (*DPoPVerifier, error) {
 	}
 	v.fetcher = newMetadataFetcher(metadataClient(cfg.HTTPClient), cfg.AllowHTTP, v.now, ttl, maxIssuers)
 	v.replay = newReplayCache(maxProofs, v.window)
+	v.keysTTL = ttl
+	v.verified = newTokenCache(maxCached, v.now)
 	return v, nil
 }
 
@@ -259,12 +267,8 @@ func (v *DPoPVerifier) Verify(ctx context.Context, r *http.Request) (syntax.DID,
 	if c.Cnf == nil || c.Cnf.Jkt == "" {
 		return "", refuse("access token is not DPoP-bound (no cnf.jkt)")
 	}
-	keys := v.fetcher.key(ctx, ik, at.header.Kid, at.header.Alg)
-	if len(keys) == 0 {
-		return "", refuse("access token key (kid) is not published by the subject's authorization server")
-	}
-	if !slices.ContainsFunc(keys, func(k atcrypto.PublicKey) bool { return at.verify(k) == nil }) {
-		return "", refuse("access token signature is invalid")
+	if err := v.checkSignature(ctx, token, at, ik, did, c.Exp.Time, now); err != nil {
+		return "", err
 	}
 
 	// 5. The DPoP proof.
@@ -272,6 +276,33 @@ func (v *DPoPVerifier) Verify(ctx context.Context, r *http.Request) (syntax.DID,
 		return "", err
 	}
 	return did, nil
+}
+
+// checkSignature verifies the access token's signature against the keys
+// the authorization server publishes, unless this exact token was verified
+// in the last KeysTTL (at most 5 minutes, never past its exp): as long as
+// a rotated-out key stays in the JWKS cache anyway.
+func (v *DPoPVerifier) checkSignature(ctx context.Context, token string, at *jws, ik *issuerKeys, did syntax.DID, exp, now time.Time) error {
+	sum := sha256.Sum256([]byte(token))
+	if _, ok := v.verified.get(sum); ok {
+		return nil
+	}
+	keys := v.fetcher.key(ctx, ik, at.header.Kid, at.header.Alg)
+	if len(keys) == 0 {
+		return refuse("access token key (kid) is not published by the subject's authorization server")
+	}
+	if !slices.ContainsFunc(keys, func(k atcrypto.PublicKey) bool { return at.verify(k) == nil }) {
+		return refuse("access token signature is invalid")
+	}
+	v.verified.put(sum, cacheEntry{did: did, exp: earliest(exp, now.Add(v.keysTTL))})
+	return nil
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // checkProof verifies the DPoP proof for r, bound to token and to the key

@@ -804,6 +804,49 @@ func TestDPoPKeyRotation(t *testing.T) {
 	}
 }
 
+// TestDPoPVerifiedTokenCache: a client sends one access token with a new
+// proof per request, and its signature is checked once; the cache is keyed
+// by the token's exact bytes, every other check still runs, and an entry
+// lasts no longer than the issuer's keys are cached.
+func TestDPoPVerifiedTokenCache(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, auth.DPoPConfig{KeysTTL: time.Minute})
+	ctx := context.Background()
+	token := w.token()
+	if _, err := w.v.Verify(ctx, request(token, w.proof(token))); err != nil {
+		t.Fatal(err)
+	}
+
+	// The PDS drops its key: the cached token is still accepted (as it
+	// would be with the key still in the JWKS cache) ...
+	w.pds.mu.Lock()
+	w.pds.keys = nil
+	w.pds.mu.Unlock()
+	w.clock.Add(30 * time.Second)
+	if _, err := w.v.Verify(ctx, request(token, w.proof(token))); err != nil {
+		t.Fatalf("the verified token with a new proof: %v", err)
+	}
+	// ... but not with its signature changed, nor with a used proof.
+	tampered := token[:len(token)-2] + map[bool]string{true: "AA", false: "BB"}[!strings.HasSuffix(token, "AA")]
+	r := request(tampered, w.proof(tampered))
+	_, err := w.v.Verify(ctx, r)
+	assertRefused(t, err, "signature", r)
+	used := request(token, w.proof(token))
+	if _, err := w.v.Verify(ctx, used); err != nil {
+		t.Fatal(err)
+	}
+	r = request(token, used.Header.Get("DPoP"))
+	_, err = w.v.Verify(ctx, r)
+	assertRefused(t, err, "already used", r)
+
+	// After KeysTTL the token's signature is checked again, against the
+	// JWKS fetched anew, which no longer has the key.
+	w.clock.Add(31 * time.Second)
+	r = request(token, w.proof(token))
+	_, err = w.v.Verify(ctx, r)
+	assertRefused(t, err, "key (kid) is not published", r)
+}
+
 // TestDPoPFailureCached: a PDS whose metadata fails is not asked again for
 // every request.
 func TestDPoPFailureCached(t *testing.T) {
