@@ -100,17 +100,28 @@ func httpClient(conns int) *http.Client {
 	}}
 }
 
-// draftClient is a DraftService client sending token on every call, as a
-// client reusing one service-auth token does.
-func draftClient(hc *http.Client, addr, token string, opts ...connect.ClientOption) alfv1connect.DraftServiceClient {
+// draftClient is a DraftService client whose calls authorize sets the
+// credentials of.
+func draftClient(hc *http.Client, addr string, authorize func(http.Header) error, opts ...connect.ClientOption) alfv1connect.DraftServiceClient {
 	sign := connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-			req.Header().Set("Authorization", "Bearer "+token)
+			if err := authorize(req.Header()); err != nil {
+				return nil, err
+			}
 			return next(ctx, req)
 		}
 	})
 	opts = append(opts, connect.WithInterceptors(sign))
 	return alfv1connect.NewDraftServiceClient(hc, "http://"+addr, opts...)
+}
+
+// bearer sends token on every call, as a client reusing one service-auth
+// token or an API key does.
+func bearer(token string) func(http.Header) error {
+	return func(h http.Header) error {
+		h.Set("Authorization", "Bearer "+token)
+		return nil
+	}
 }
 
 // createToken is a CreateDraft token of id that outlives any benchmark.

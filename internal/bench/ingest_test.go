@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/latency-fabric/alf/internal/auth"
 	"github.com/latency-fabric/alf/internal/authtest"
 	"github.com/latency-fabric/alf/internal/events"
+	"github.com/latency-fabric/alf/internal/node"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -22,7 +24,7 @@ var (
 	ingestDrafts  = flag.Int("ingest.drafts", 20000, "drafts BenchmarkIngest creates per run")
 	ingestWorkers = flag.Int("ingest.workers", 64, "concurrent CreateDraft callers of BenchmarkIngest")
 	ingestGzip    = flag.Bool("ingest.gzip", true, "callers accept gzipped responses, as connect-go clients do by default")
-	ingestAuth    = flag.String("ingest.auth", "service", "how BenchmarkIngest's callers authenticate: service (a service-auth JWT each) or apikey (an alf API key each)")
+	ingestAuth    = flag.String("ingest.auth", "service", "how BenchmarkIngest's callers authenticate: service (a service-auth JWT each), apikey (an alf API key each) or dpop (a DPoP-bound access token each, with a fresh proof per call)")
 )
 
 // BenchmarkIngest creates drafts with CreateDraft over HTTP/1.1 (Connect
@@ -51,11 +53,17 @@ func benchIngest(b *testing.B, opts ...connect.ClientOption) {
 		opts = append(opts, connect.WithAcceptCompression("gzip", nil, nil))
 	}
 	ids := identities(b, workers)
-	a := startAlf(b, nil, ids...)
+	var as *authServer
+	var tune func(*node.Options)
+	if *ingestAuth == "dpop" {
+		as = newAuthServer(b)
+		tune = as.serve(ids)
+	}
+	a := startAlf(b, tune, ids...)
 	hc := httpClient(workers)
 	clients := make([]callFunc, workers)
 	for w, id := range ids {
-		clients[w] = creator(draftClient(hc, a.node.Addr(), ingestToken(b, a, id), opts...))
+		clients[w] = creator(draftClient(hc, a.node.Addr(), ingestAuthorizer(b, a, as, id), opts...))
 	}
 	var samples []time.Duration
 	var elapsed time.Duration
@@ -76,12 +84,14 @@ func benchIngest(b *testing.B, opts ...connect.ClientOption) {
 	b.Logf("ingest: %d drafts from %d callers: %.0f drafts/s, call %s", len(samples), workers, rate, s)
 }
 
-// ingestToken is what a caller sends as its bearer token (-ingest.auth).
-func ingestToken(b *testing.B, a *alf, id *authtest.Identity) string {
+// ingestAuthorizer sets a caller's credentials on each call (-ingest.auth).
+func ingestAuthorizer(b *testing.B, a *alf, as *authServer, id *authtest.Identity) func(http.Header) error {
 	b.Helper()
 	switch *ingestAuth {
 	case "service":
-		return createToken(b, id)
+		return bearer(createToken(b, id))
+	case "dpop":
+		return as.client(b, id, createURL)
 	case "apikey":
 		kv, err := a.node.Store().JetStream().KeyValue(context.Background(), events.BucketAPIKeys)
 		if err != nil {
@@ -91,10 +101,10 @@ func ingestToken(b *testing.B, a *alf, id *authtest.Identity) string {
 		if err != nil {
 			b.Fatal(err)
 		}
-		return secret
+		return bearer(secret)
 	}
-	b.Fatalf("-ingest.auth %q: want service or apikey", *ingestAuth)
-	return ""
+	b.Fatalf("-ingest.auth %q: want service, apikey or dpop", *ingestAuth)
+	return nil
 }
 
 // callFunc creates the i-th draft of a run.

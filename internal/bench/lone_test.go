@@ -28,7 +28,7 @@ var (
 func BenchmarkLoneDraft(b *testing.B) {
 	ids := identities(b, 1)
 	a := startAlf(b, nil, ids...)
-	drafts := draftClient(httpClient(1), a.node.Addr(), createToken(b, ids[0]))
+	drafts := draftClient(httpClient(1), a.node.Addr(), bearer(createToken(b, ids[0])))
 	var late, claimed []time.Duration
 	for b.Loop() {
 		l, c, err := loneDrafts(a, drafts, *loneRuns, *loneLead)
