@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -27,7 +28,8 @@ import (
 // entryway verifies; scripts/test sets PDS_ACCESS_TOKEN_ALG), so alf finds
 // it through the user's DID document and accepts the request, on XRPC and
 // Connect alike; the same proof sent again, a proof for another URL and the
-// token without a proof are refused.
+// token without a proof are refused. Nothing of the token or the proofs
+// is in a refusal's message or in alf's debug log.
 func TestDPoPClientOfItsOwnIsAccepted(t *testing.T) {
 	t.Parallel()
 	h := pdstest.LoadTLS(t)
@@ -51,10 +53,13 @@ func TestDPoPClientOfItsOwnIsAccepted(t *testing.T) {
 	assertPDSAcceptsToken(t, hc, h.PublicURL, tok.AccessToken, key)
 
 	const alfURL = pdstest.OAuthClientOrigin // alf's public URL: every htu starts with it
+	var logs syncBuffer
+	var proofs []string
 	n := startNode(t, connectNATS(t, natsServer(t)), &identity.BaseDirectory{PLCURL: h.PLCURL, HTTPClient: *hc, SkipHandleVerification: true}, node.All, func(o *node.Options) {
 		o.ServiceURL = alfURL
 		o.HTTPClient = hc
 		o.DPoPHTTPClient = hc // the harness is on loopback, which the default refuses
+		o.Log = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
 	send := func(method, path string, body []byte, header http.Header) (int, []byte) {
 		t.Helper()
@@ -77,6 +82,7 @@ func TestDPoPClientOfItsOwnIsAccepted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		proofs = append(proofs, proof)
 		return http.Header{"Authorization": {"DPoP " + tok.AccessToken}, "Dpop": {proof}, "Content-Type": {"application/json"}}
 	}
 
@@ -124,9 +130,32 @@ func TestDPoPClientOfItsOwnIsAccepted(t *testing.T) {
 		{"a proof made for another URL", withProof(http.MethodGet, "/xrpc/town.roundabout.scheduledPosts.getPost")},
 		{"the token without a proof", http.Header{"Authorization": {"DPoP " + tok.AccessToken}}},
 	}
+	var answers []string
 	for _, c := range refused {
-		if status, raw := send(http.MethodGet, list+"?repo="+url.QueryEscape(alice.DID), nil, c.header); status != http.StatusUnauthorized {
+		status, raw := send(http.MethodGet, list+"?repo="+url.QueryEscape(alice.DID), nil, c.header)
+		if status != http.StatusUnauthorized {
 			t.Errorf("%s: %d %.200s, want 401", c.name, status, raw)
+		}
+		answers = append(answers, string(raw))
+	}
+
+	n.Stop()
+	out := logs.String()
+	if !strings.Contains(out, "projection rebuilt") {
+		t.Fatalf("alf's log did not reach the test's sink: %.300s", out)
+	}
+	assertNoPart(t, "alf's debug log", out, append(proofs, tok.AccessToken))
+	assertNoPart(t, "the refusals", strings.Join(answers, "\n"), append(proofs, tok.AccessToken))
+}
+
+// assertNoPart fails when a segment of one of the JWTs is in text.
+func assertNoPart(t *testing.T, where, text string, jwts []string) {
+	t.Helper()
+	for _, s := range jwts {
+		for _, part := range strings.Split(s, ".") {
+			if strings.Contains(text, part) {
+				t.Errorf("a segment of a token or proof (%d bytes) is in %s", len(part), where)
+			}
 		}
 	}
 }
