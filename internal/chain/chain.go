@@ -138,6 +138,10 @@ type Chainer struct {
 	// dispatching is held while a message is dispatched, so Stop can wait
 	// for a callback the consume context still runs after reporting closed.
 	dispatching sync.Mutex
+	// beforeCreate, when set (by tests), runs between deciding to create an
+	// occurrence's draft and appending its DraftCreated: the window in which
+	// a pause or delete can drop the occurrence unseen.
+	beforeCreate func(draftID string)
 }
 
 // New returns a chainer. Advance works at once; Start begins consuming.
@@ -317,11 +321,13 @@ func (c *Chainer) createDraft(ctx context.Context, s projection.Schedule, p *pro
 			ContentUrl: contentURL,
 		},
 	}
-	err = c.append(ctx, events.DraftSubject(s.DID, p.DraftID), 0, ev)
-	if err == nil {
-		return c.cancelIfDropped(ctx, s.ID, p.DraftID)
+	if c.beforeCreate != nil {
+		c.beforeCreate(p.DraftID)
 	}
-	if !errors.Is(err, events.ErrConflict) {
+	// A pause or delete may drop the occurrence now, finding no draft to
+	// cancel: Advance's next step (cancelDropped) cancels the draft.
+	err = c.append(ctx, events.DraftSubject(s.DID, p.DraftID), 0, ev)
+	if err == nil || !errors.Is(err, events.ErrConflict) {
 		return err
 	}
 	if err := c.catchUp(ctx); err != nil {
@@ -335,18 +341,6 @@ func (c *Chainer) createDraft(ctx context.Context, s projection.Schedule, p *pro
 	// queue the occurrence again under a free key; the next step creates it.
 	s, _ = c.cfg.View.Schedule(s.ID)
 	return c.reslot(ctx, s, p)
-}
-
-// cancelIfDropped cancels a draft just created whose occurrence the
-// schedule dropped (a pause or delete) between its queueing and its
-// creation: the command that dropped it saw no draft to cancel.
-func (c *Chainer) cancelIfDropped(ctx context.Context, scheduleID, draftID string) error {
-	s, ok := c.cfg.View.Schedule(scheduleID)
-	if !ok || s.Dropped != draftID {
-		return nil
-	}
-	_, err := c.cancelDropped(ctx, s)
-	return err
 }
 
 // reslot queues the pending occurrence p again under a key no draft uses.

@@ -378,6 +378,43 @@ func TestQueuedWithoutDraftIsMended(t *testing.T) {
 	}
 }
 
+// A pause that lands after a chainer decided to create an occurrence's
+// draft, but before the draft exists, finds nothing to cancel; the same
+// Advance's next step sees the dropped occurrence and cancels the draft,
+// so a paused schedule never publishes.
+func TestPauseWhileCreatingCancelsTheDraft(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	id := r.create(daily9, record)
+	s := r.schedule(id)
+	uri := "at://" + did + "/app.bsky.feed.post/" + syntax.NewTID(at("2026-03-02T09:00:00Z").UnixMicro(), 7).String()
+	r.append(events.ScheduleSubject(did, id), s.Version, &eventsv1.ScheduleOccurrenceQueued{
+		ScheduleId: id, DraftId: events.DraftID(uri, 1), Uri: uri, Lifecycle: 1,
+		At: timestamppb.New(at("2026-03-02T09:00:00Z")), Date: "2026-03-02", After: timestamppb.New(t0),
+	})
+	c := r.chainer()
+	var paused []string
+	chain.BeforeCreate(c, func(draftID string) {
+		if len(paused) > 0 {
+			return
+		}
+		paused = append(paused, draftID)
+		r.append(events.ScheduleSubject(did, id), r.schedule(id).Version, &eventsv1.SchedulePaused{ScheduleId: id})
+	})
+	advance(t, c, id)
+
+	if len(paused) != 1 || paused[0] != events.DraftID(uri, 1) {
+		t.Fatalf("the pause was made before creating %v, want once before %s", paused, events.DraftID(uri, 1))
+	}
+	d, ok := r.view.Draft(events.DraftID(uri, 1))
+	if !ok || d.Status != projection.StatusCancelled {
+		t.Fatalf("the occurrence's draft after the pause: %+v (found %v), want cancelled", d.Status, ok)
+	}
+	if s := r.schedule(id); s.Status != projection.SchedulePaused || s.Pending != nil {
+		t.Fatalf("schedule after the pause: %s, pending %v", s.Status, s.Pending)
+	}
+}
+
 // The override_payload of an occurrence's date is the draft's record; a
 // content URL schedule's drafts carry the URL and no record.
 func TestOccurrenceContent(t *testing.T) {

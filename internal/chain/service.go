@@ -12,7 +12,8 @@ import (
 
 // The event types that may call for a step: the end of a draft, and every
 // schedule event. (A DraftCreated needs none: the chainer that appended it
-// checks the schedule right after, see cancelIfDropped.)
+// takes its next step right after, in the same Advance, and so cancels it
+// if a pause or delete dropped it meanwhile.)
 var draftTypes = map[string]bool{
 	"DraftPublished": true,
 	"DraftFailed":    true,
