@@ -24,15 +24,15 @@ func TestDPoPRealPDS(t *testing.T) {
 	t.Parallel()
 	h := pdstest.Load(t)
 	alice := h.Account(t, 0)
-	client, err := pdstest.NewDPoPKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := pdstest.ClientLogin(t.Context(), &http.Client{Timeout: 10 * time.Second}, h.PDSURL, alice.Handle, alice.Password, client)
+	app, err := pdstest.ClientLogin(t.Context(), &http.Client{Timeout: 10 * time.Second}, h.PDSURL, alice.Handle, alice.Password)
 	if err != nil {
 		t.Fatalf("alice's own OAuth sign-in: %v", err)
 	}
-	token := tok.AccessToken
+	token := app.Data.AccessToken
+	jkt, err := pdstest.JKT(app.DPoPPrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// What the real token contains.
 	at := strings.Split(token, ".")
@@ -50,7 +50,7 @@ func TestDPoPRealPDS(t *testing.T) {
 		t.Errorf("token header = %v, want alg HS256, typ at+jwt", header)
 	}
 	if claims.Iss != h.PDSURL || claims.Sub != alice.DID || claims.Aud != "did:web:localhost" ||
-		claims.Cnf.Jkt != client.Thumbprint() || claims.Scope != nil || claims.ClientID == "" ||
+		claims.Cnf.Jkt != jkt || claims.Scope != nil || claims.ClientID == "" ||
 		claims.Exp <= claims.Iat || !strings.HasPrefix(claims.Jti, "tok-") {
 		t.Errorf("token claims = %+v", claims)
 	}
@@ -71,7 +71,7 @@ func TestDPoPRealPDS(t *testing.T) {
 		return r
 	}
 
-	proof, err := client.Proof(http.MethodPost, "http://localhost:1986"+alfPath, "", token)
+	proof, err := app.NewHostDPoP(http.MethodPost, "http://localhost:1986"+alfPath)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bluesky-social/indigo/atproto/atcrypto"
+	"github.com/bluesky-social/indigo/atproto/auth/oauth"
 	"github.com/bluesky-social/indigo/atproto/identity"
 	"github.com/latency-fabric/alf/gen/alf/v1/alfv1connect"
 	"github.com/latency-fabric/alf/internal/authtest"
@@ -87,16 +88,21 @@ func (as *authServer) serve(ids []*authtest.Identity) func(*node.Options) {
 
 // client gives id a DPoP key and an access token bound to it, as an app
 // holding its own OAuth session has, and returns the authorizer that sends
-// the token with a fresh proof for htu on every call.
+// the token with a fresh proof for htu (indigo's) on every call.
 func (as *authServer) client(b *testing.B, id *authtest.Identity, htu string) func(http.Header) error {
 	b.Helper()
-	key, err := pdstest.NewDPoPKey()
+	key, err := atcrypto.GeneratePrivateKeyP256()
 	if err != nil {
 		b.Fatal(err)
 	}
-	token := as.token(b, string(id.DID), key.Thumbprint())
+	jkt, err := pdstest.JKT(key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	token := as.token(b, string(id.DID), jkt)
+	app := &oauth.ClientSession{Data: &oauth.ClientSessionData{AccessToken: token}, DPoPPrivateKey: key}
 	return func(h http.Header) error {
-		proof, err := key.Proof(http.MethodPost, htu, "", token)
+		proof, err := app.NewHostDPoP(http.MethodPost, htu)
 		if err != nil {
 			return err
 		}
