@@ -30,8 +30,9 @@ package auth
 // every other token with a clear reason: it never trusts an unverified
 // signature. The same provider with an asymmetric keyset (tools/pds's
 // PDS_ACCESS_TOKEN_ALG) publishes its key, and its tokens are accepted
-// end to end (internal/node TestDPoPClientOfItsOwnIsAccepted). For third-party services, atproto service-auth (see
-// [Verifier]) is the scheme that works everywhere.
+// end to end (internal/node TestDPoPClientOfItsOwnIsAccepted). For
+// third-party services, atproto service-auth (see [Verifier]) is the
+// scheme that works everywhere.
 
 import (
 	"context"
@@ -267,12 +268,13 @@ func (v *DPoPVerifier) Verify(ctx context.Context, r *http.Request) (syntax.DID,
 	if c.Cnf == nil || c.Cnf.Jkt == "" {
 		return "", refuse("access token is not DPoP-bound (no cnf.jkt)")
 	}
-	if err := v.checkSignature(ctx, token, at, ik, did, c.Exp.Time, now); err != nil {
+	sum := sha256.Sum256([]byte(token)) // the signature cache's key and the proof's ath
+	if err := v.checkSignature(ctx, sum, at, ik, c.Exp.Time, now); err != nil {
 		return "", err
 	}
 
 	// 5. The DPoP proof.
-	if err := v.checkProof(r, token, proof, c.Cnf.Jkt, now); err != nil {
+	if err := v.checkProof(r, sum, proof, c.Cnf.Jkt, now); err != nil {
 		return "", err
 	}
 	return did, nil
@@ -282,8 +284,7 @@ func (v *DPoPVerifier) Verify(ctx context.Context, r *http.Request) (syntax.DID,
 // the authorization server publishes, unless this exact token was verified
 // in the last KeysTTL (at most 5 minutes, never past its exp): as long as
 // a rotated-out key stays in the JWKS cache anyway.
-func (v *DPoPVerifier) checkSignature(ctx context.Context, token string, at *jws, ik *issuerKeys, did syntax.DID, exp, now time.Time) error {
-	sum := sha256.Sum256([]byte(token))
+func (v *DPoPVerifier) checkSignature(ctx context.Context, sum [32]byte, at *jws, ik *issuerKeys, exp, now time.Time) error {
 	if _, ok := v.verified.get(sum); ok {
 		return nil
 	}
@@ -294,20 +295,17 @@ func (v *DPoPVerifier) checkSignature(ctx context.Context, token string, at *jws
 	if !slices.ContainsFunc(keys, func(k atcrypto.PublicKey) bool { return at.verify(k) == nil }) {
 		return refuse("access token signature is invalid")
 	}
-	v.verified.put(sum, cacheEntry{did: did, exp: earliest(exp, now.Add(v.keysTTL))})
+	if limit := now.Add(v.keysTTL); limit.Before(exp) {
+		exp = limit
+	}
+	v.verified.put(sum, cacheEntry{exp: exp})
 	return nil
 }
 
-func earliest(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
-}
-
-// checkProof verifies the DPoP proof for r, bound to token and to the key
-// thumbprint jkt, and records it against replay.
-func (v *DPoPVerifier) checkProof(r *http.Request, token, proof, jkt string, now time.Time) error {
+// checkProof verifies the DPoP proof for r, bound to the access token whose
+// SHA-256 is tokenSum and to the key thumbprint jkt, and records it against
+// replay.
+func (v *DPoPVerifier) checkProof(r *http.Request, tokenSum [32]byte, proof, jkt string, now time.Time) error {
 	p, err := parseJWS(proof)
 	if err != nil {
 		return refuse("DPoP proof is not a well-formed JWT")
@@ -358,8 +356,7 @@ func (v *DPoPVerifier) checkProof(r *http.Request, token, proof, jkt string, now
 	if c.Ath == nil {
 		return refuse("DPoP proof has no access token hash (ath)")
 	}
-	sum := sha256.Sum256([]byte(token))
-	if *c.Ath != base64.RawURLEncoding.EncodeToString(sum[:]) {
+	if *c.Ath != base64.RawURLEncoding.EncodeToString(tokenSum[:]) {
 		return refuse("DPoP proof access token hash (ath) does not match the token")
 	}
 	thumb := key.thumbprint()
