@@ -360,18 +360,27 @@ func TestStaleOccurrencesAreSkipped(t *testing.T) {
 	}
 }
 
+// queueWithoutDraft queues the schedule's first occurrence (2026-03-02
+// 09:00) as a chainer that crashed before creating its draft leaves it,
+// and returns the occurrence's URI.
+func (r *rig) queueWithoutDraft(id string) string {
+	r.t.Helper()
+	occurrence := at("2026-03-02T09:00:00Z")
+	uri := "at://" + did + "/app.bsky.feed.post/" + syntax.NewTID(occurrence.UnixMicro(), 7).String()
+	r.append(events.ScheduleSubject(did, id), r.schedule(id).Version, &eventsv1.ScheduleOccurrenceQueued{
+		ScheduleId: id, DraftId: events.DraftID(uri, 1), Uri: uri, Lifecycle: 1,
+		At: timestamppb.New(occurrence), Date: "2026-03-02", After: timestamppb.New(t0),
+	})
+	return uri
+}
+
 // A crash between ScheduleOccurrenceQueued and the draft's DraftCreated is
 // mended by the next Advance.
 func TestQueuedWithoutDraftIsMended(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
 	id := r.create(daily9, record)
-	s := r.schedule(id)
-	uri := "at://" + did + "/app.bsky.feed.post/" + syntax.NewTID(at("2026-03-02T09:00:00Z").UnixMicro(), 7).String()
-	r.append(events.ScheduleSubject(did, id), s.Version, &eventsv1.ScheduleOccurrenceQueued{
-		ScheduleId: id, DraftId: events.DraftID(uri, 1), Uri: uri, Lifecycle: 1,
-		At: timestamppb.New(at("2026-03-02T09:00:00Z")), Date: "2026-03-02", After: timestamppb.New(t0),
-	})
+	uri := r.queueWithoutDraft(id)
 	advance(t, r.chainer(), id)
 	if d := r.pending(id); d.URI != uri || d.Status != projection.StatusScheduled {
 		t.Fatalf("mended draft %s %s, want %s scheduled", d.URI, d.Status, uri)
@@ -386,27 +395,22 @@ func TestPauseWhileCreatingCancelsTheDraft(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
 	id := r.create(daily9, record)
-	s := r.schedule(id)
-	uri := "at://" + did + "/app.bsky.feed.post/" + syntax.NewTID(at("2026-03-02T09:00:00Z").UnixMicro(), 7).String()
-	r.append(events.ScheduleSubject(did, id), s.Version, &eventsv1.ScheduleOccurrenceQueued{
-		ScheduleId: id, DraftId: events.DraftID(uri, 1), Uri: uri, Lifecycle: 1,
-		At: timestamppb.New(at("2026-03-02T09:00:00Z")), Date: "2026-03-02", After: timestamppb.New(t0),
-	})
+	uri := r.queueWithoutDraft(id)
+	draftID := events.DraftID(uri, 1)
 	c := r.chainer()
-	var paused []string
-	chain.BeforeCreate(c, func(draftID string) {
-		if len(paused) > 0 {
-			return
+	var creating []string
+	chain.BeforeCreate(c, func(created string) {
+		creating = append(creating, created)
+		if len(creating) == 1 { // the pause lands in the window, once
+			r.append(events.ScheduleSubject(did, id), r.schedule(id).Version, &eventsv1.SchedulePaused{ScheduleId: id})
 		}
-		paused = append(paused, draftID)
-		r.append(events.ScheduleSubject(did, id), r.schedule(id).Version, &eventsv1.SchedulePaused{ScheduleId: id})
 	})
 	advance(t, c, id)
 
-	if len(paused) != 1 || paused[0] != events.DraftID(uri, 1) {
-		t.Fatalf("the pause was made before creating %v, want once before %s", paused, events.DraftID(uri, 1))
+	if len(creating) != 1 || creating[0] != draftID {
+		t.Fatalf("drafts created: %v, want %s once", creating, draftID)
 	}
-	d, ok := r.view.Draft(events.DraftID(uri, 1))
+	d, ok := r.view.Draft(draftID)
 	if !ok || d.Status != projection.StatusCancelled {
 		t.Fatalf("the occurrence's draft after the pause: %+v (found %v), want cancelled", d.Status, ok)
 	}
