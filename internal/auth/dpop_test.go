@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -615,6 +616,12 @@ func TestDPoPVerifyRefusals(t *testing.T) {
 			k := newKey(t, "ES256K")
 			return request(token, w.client.sign(t, w.proofHeader(k), w.proofClaims(token)))
 		}},
+		{name: "proof jwk coordinate of 33 bytes", reason: "public EC key for its algorithm", build: func(t *testing.T, w *world) *http.Request {
+			token := w.token()
+			x, _ := b64.DecodeString(w.client.jwk["x"].(string))
+			jwk := with(w.client.jwk, "x", b64.EncodeToString(append([]byte{0}, x...)))
+			return request(token, w.client.sign(t, with(w.proofHeader(w.client), "jwk", jwk), w.proofClaims(token)))
+		}},
 		{name: "token used as its own proof", reason: "proof type (typ)", build: func(t *testing.T, w *world) *http.Request {
 			token := w.token()
 			return request(token, token)
@@ -801,6 +808,28 @@ func TestDPoPKeyRotation(t *testing.T) {
 	}
 	if got := w.pds.count("/oauth/jwks"); got != 3 {
 		t.Fatalf("JWKS fetched %d times, want 3 (one more refetch after 30 s)", got)
+	}
+}
+
+// TestDPoPShortCoordinate: indigo's P-256 JWKs drop a coordinate's leading
+// zero bytes (RFC 7518 wants 32), and the PDS binds tokens to the
+// thumbprint of that encoding; such a client is accepted.
+func TestDPoPShortCoordinate(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, auth.DPoPConfig{})
+	for short := false; !short; {
+		k := newKey(t, "ES256")
+		for _, c := range []string{"x", "y"} {
+			b, _ := b64.DecodeString(k.jwk[c].(string))
+			if b[0] == 0 {
+				k.jwk[c] = b64.EncodeToString(bytes.TrimLeft(b, "\x00"))
+				short = true
+			}
+		}
+		w.client = k
+	}
+	if _, err := w.v.Verify(context.Background(), w.valid()); err != nil {
+		t.Fatalf("a proof whose jwk has a 31-byte coordinate: %v", err)
 	}
 }
 

@@ -107,8 +107,8 @@ var (
 	errPrivateJWK  = errors.New("JWK contains private key material")
 )
 
-// parsePublicJWK reads a public EC JWK on P-256 or secp256k1 with 32-byte
-// coordinates. A JWK carrying a private part ("d") is refused.
+// parsePublicJWK reads a public EC JWK on P-256 or secp256k1. A JWK
+// carrying a private part ("d") is refused.
 func parsePublicJWK(raw []byte) (ecJWK, atcrypto.PublicKey, error) {
 	var members map[string]json.RawMessage
 	if err := decodeObject(raw, &members); err != nil {
@@ -128,21 +128,40 @@ func parsePublicJWK(raw []byte) (ecJWK, atcrypto.PublicKey, error) {
 	return k, pub, nil
 }
 
+// publicKey is k's point, which must be on k's curve. RFC 7518 wants each
+// coordinate as exactly 32 bytes, but indigo's P-256 JWKs drop leading
+// zero bytes (about 1 key in 128: atcrypto encodes big.Int.Bytes()) and
+// the PDS accepts them, so a shorter coordinate is read as left-padded.
+// The thumbprint stays over the members as sent.
 func (k ecJWK) publicKey() (atcrypto.PublicKey, error) {
 	if k.Kty != "EC" || (k.Crv != "P-256" && k.Crv != "secp256k1") {
 		return nil, errNotPublicEC
 	}
-	for _, c := range []string{k.X, k.Y} {
-		b, err := base64.RawURLEncoding.Strict().DecodeString(c)
-		if err != nil || len(b) != 32 {
-			return nil, errNotPublicEC
-		}
+	x, okX := coordinate(k.X)
+	y, okY := coordinate(k.Y)
+	if !okX || !okY {
+		return nil, errNotPublicEC
 	}
-	pub, err := atcrypto.ParsePublicJWK(atcrypto.JWK{KeyType: k.Kty, Curve: k.Crv, X: k.X, Y: k.Y})
+	pub, err := atcrypto.ParsePublicJWK(atcrypto.JWK{KeyType: k.Kty, Curve: k.Crv, X: x, Y: y})
 	if err != nil {
 		return nil, errNotPublicEC
 	}
 	return pub, nil
+}
+
+// coordinate decodes a base64url JWK coordinate of 1 to 32 bytes and
+// returns it as 32 bytes, base64url.
+func coordinate(s string) (string, bool) {
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	if err != nil || len(b) == 0 || len(b) > 32 {
+		return "", false
+	}
+	if len(b) == 32 {
+		return s, true
+	}
+	padded := make([]byte, 32)
+	copy(padded[32-len(b):], b)
+	return base64.RawURLEncoding.EncodeToString(padded), true
 }
 
 // thumbprint is the RFC 7638 SHA-256 JWK thumbprint of k, base64url: the
