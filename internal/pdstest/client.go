@@ -33,6 +33,10 @@ func ClientLogin(ctx context.Context, hc *http.Client, issuer, username, passwor
 	if err != nil {
 		return nil, fmt.Errorf("DPoP key: %w", err)
 	}
+	return clientLogin(ctx, hc, issuer, username, password, key)
+}
+
+func clientLogin(ctx context.Context, hc *http.Client, issuer, username, password string, key atcrypto.PrivateKey) (*oauth.ClientSession, error) {
 	cfg := oauth.NewLocalhostConfig("http://127.0.0.1/callback", []string{"atproto", "transition:generic"})
 	verifier := rand.Text() + rand.Text()
 	ep := &authEndpoint{hc: hc, key: key}
