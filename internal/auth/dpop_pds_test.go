@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluesky-social/indigo/atproto/atcrypto"
 	"github.com/latency-fabric/alf/internal/auth"
 	"github.com/latency-fabric/alf/internal/pdstest"
 )
@@ -24,7 +25,11 @@ func TestDPoPRealPDS(t *testing.T) {
 	t.Parallel()
 	h := pdstest.Load(t)
 	alice := h.Account(t, 0)
-	app, err := pdstest.ClientLogin(t.Context(), &http.Client{Timeout: 10 * time.Second}, h.PDSURL, alice.Handle, alice.Password)
+	key, err := atcrypto.GeneratePrivateKeyP256()
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := pdstest.ClientLogin(t.Context(), &http.Client{Timeout: 10 * time.Second}, h.PDSURL, alice.Handle, alice.Password, key)
 	if err != nil {
 		t.Fatalf("alice's own OAuth sign-in: %v", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/bluesky-social/indigo/atproto/atcrypto"
 	"github.com/bluesky-social/indigo/atproto/identity"
 	alfv1 "github.com/latency-fabric/alf/gen/alf/v1"
 	"github.com/latency-fabric/alf/gen/alf/v1/alfv1connect"
@@ -28,17 +29,48 @@ import (
 // it through the user's DID document and accepts the request, on XRPC and
 // Connect alike; the same proof sent again, a proof for another URL and the
 // token without a proof are refused. Nothing of the token or the proofs
-// is in a refusal's message or in alf's debug log.
+// is in a refusal's message or in alf's debug log. The app's DPoP key is a
+// fresh one, and one whose JWK (made by indigo) drops a coordinate's
+// leading zero byte, which the PDS takes and alf must too.
 func TestDPoPClientOfItsOwnIsAccepted(t *testing.T) {
 	t.Parallel()
 	h := pdstest.LoadTLS(t)
 	if h.AccessTokenAlg == "HS256" || h.AccessTokenAlg == "" {
 		t.Fatalf("the TLS harness signs access tokens with %q; start it with PDS_ACCESS_TOKEN_ALG=ES256K (scripts/test does)", h.AccessTokenAlg)
 	}
+	for name, short := range map[string]bool{"fresh key": false, "key with a 31-byte JWK coordinate": true} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ownClientDPoP(t, h, dpopKey(t, short))
+		})
+	}
+}
+
+// dpopKey is a P-256 key; with short, one whose indigo JWK has a coordinate
+// shorter than 32 bytes (about 1 key in 128).
+func dpopKey(t *testing.T, short bool) atcrypto.PrivateKey {
+	t.Helper()
+	for {
+		key, err := atcrypto.GeneratePrivateKeyP256()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, _ := key.PublicKey()
+		jwk, err := pub.JWK()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !short || len(jwk.X) < 43 || len(jwk.Y) < 43 { // 43 base64url characters: 32 bytes
+			return key
+		}
+	}
+}
+
+func ownClientDPoP(t *testing.T, h *pdstest.TLSHarness, key atcrypto.PrivateKey) {
 	alice := h.Account(t, 0)
 	ctx := t.Context()
 	hc := h.HTTPClient(t)
-	app, err := pdstest.ClientLogin(ctx, hc, h.PublicURL, alice.Handle, alice.Password)
+	app, err := pdstest.ClientLogin(ctx, hc, h.PublicURL, alice.Handle, alice.Password, key)
 	if err != nil {
 		t.Fatalf("alice's app signs in to her PDS: %v", err)
 	}

@@ -21,22 +21,14 @@ import (
 // ClientLogin signs username in to the authorization server issuer (which
 // is also the PDS, as on the harness) as an app of its own would: a
 // loopback public OAuth client (indigo's NewLocalhostConfig, no alf
-// involved) with a fresh P-256 DPoP key, a pushed authorization request
+// involved) with the DPoP key key, a pushed authorization request
 // with PKCE, the authorization page played by Authorize, and the code
 // traded at the token endpoint. The proofs are indigo's.
 //
 // It returns the app's session: its NewHostDPoP makes a proof for a
 // request to any resource server (alf included) and its APIClient calls
 // the PDS, answering DPoP nonces itself.
-func ClientLogin(ctx context.Context, hc *http.Client, issuer, username, password string) (*oauth.ClientSession, error) {
-	key, err := atcrypto.GeneratePrivateKeyP256()
-	if err != nil {
-		return nil, fmt.Errorf("DPoP key: %w", err)
-	}
-	return clientLogin(ctx, hc, issuer, username, password, key)
-}
-
-func clientLogin(ctx context.Context, hc *http.Client, issuer, username, password string, key atcrypto.PrivateKey) (*oauth.ClientSession, error) {
+func ClientLogin(ctx context.Context, hc *http.Client, issuer, username, password string, key atcrypto.PrivateKey) (*oauth.ClientSession, error) {
 	cfg := oauth.NewLocalhostConfig("http://127.0.0.1/callback", []string{"atproto", "transition:generic"})
 	verifier := rand.Text() + rand.Text()
 	ep := &authEndpoint{hc: hc, key: key}
