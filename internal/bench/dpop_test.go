@@ -32,7 +32,6 @@ var b64 = base64.RawURLEncoding
 type authServer struct {
 	srv *httptest.Server
 	key *atcrypto.PrivateKeyK256
-	jwk map[string]any
 }
 
 func newAuthServer(b *testing.B) *authServer {
@@ -45,11 +44,13 @@ func newAuthServer(b *testing.B) *authServer {
 	if err != nil {
 		b.Fatal(err)
 	}
-	raw := pub.(*atcrypto.PublicKeyK256).UncompressedBytes()
-	as := &authServer{key: key, jwk: map[string]any{
-		"kty": "EC", "crv": "secp256k1", "alg": "ES256K", "use": "sig", "kid": "bench",
-		"x": b64.EncodeToString(raw[1:33]), "y": b64.EncodeToString(raw[33:65]),
-	}}
+	jwk, err := pub.JWK()
+	if err != nil {
+		b.Fatal(err)
+	}
+	kid := "bench"
+	jwk.Use, jwk.KeyID = "sig", &kid
+	as := &authServer{key: key}
 	mux := http.NewServeMux()
 	doc := func(path string, v func() any) {
 		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, _ *http.Request) {
@@ -63,7 +64,7 @@ func newAuthServer(b *testing.B) *authServer {
 	doc("/.well-known/oauth-authorization-server", func() any {
 		return map[string]any{"issuer": as.srv.URL, "jwks_uri": as.srv.URL + "/oauth/jwks"}
 	})
-	doc("/oauth/jwks", func() any { return map[string]any{"keys": []any{as.jwk}} })
+	doc("/oauth/jwks", func() any { return map[string]any{"keys": []any{jwk}} })
 	as.srv = httptest.NewServer(mux)
 	b.Cleanup(as.srv.Close)
 	return as
